@@ -1,0 +1,198 @@
+"""Configuration classes, read from the environment when instantiated.
+
+Nothing here reads the environment at import time: `load_config()` builds the class
+named by `APP_ENV` from a mapping (normally `os.environ`), so tests pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+# Development defaults: production refuses to start while any of these is in use.
+DEV_SECRET_KEY = "change-me-to-a-long-random-string"  # the placeholder in .env.example
+EMBEDDED_REDIS_PORT = 6380
+DEV_REDIS_URL = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+SIMULATOR_PORT = 8100
+DEV_UPSTREAM_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"
+DEV_UPSTREAM_API_KEY = "gh_s_k-simulator-development-key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A required setting is missing or unsafe; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+class Config:
+    """Settings shared by every environment; subclasses change only defaults."""
+
+    ENV_NAME = "base"
+    DEFAULT_REDIS_URL: str | None = DEV_REDIS_URL
+    DEFAULT_UPSTREAM_URL: str | None = DEV_UPSTREAM_URL
+    DEFAULT_FORCE_HTTPS = False
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.APP_ENV = self.ENV_NAME
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or None
+        self.REDIS_URL = env.get("REDIS_URL") or self.DEFAULT_REDIS_URL
+        self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 2.0)
+        self.UPSTREAM_URL = (env.get("UPSTREAM_URL") or self.DEFAULT_UPSTREAM_URL or "").rstrip("/") or None
+        self.UPSTREAM_API_KEY = env.get("UPSTREAM_API_KEY") or (
+            DEV_UPSTREAM_API_KEY if self.UPSTREAM_URL == DEV_UPSTREAM_URL else None
+        )
+        self.UPSTREAM_AUTH_SCHEME = env.get("UPSTREAM_AUTH_SCHEME", "Token")
+        self.UPSTREAM_TIMEOUT = _float(env, "UPSTREAM_TIMEOUT", 30.0)
+        self.UPSTREAM_CONNECT_TIMEOUT = _float(env, "UPSTREAM_CONNECT_TIMEOUT", 3.05)
+        self.UPSTREAM_MAX_RESPONSE_BYTES = _int(env, "UPSTREAM_MAX_RESPONSE_BYTES", 4 * 1024 * 1024)
+        self.RATE_LIMIT = env.get("RATE_LIMIT", "100/minute")
+        self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
+        self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10/hour")
+        self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
+        self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
+        self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
+        self.STRICT_CODES = _bool(env, "STRICT_CODES", True)
+        self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
+        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME") or ("https" if self.FORCE_HTTPS else "http")
+        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
+        self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
+        self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
+        self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
+        self.ARGON2_TIME_COST = _int(env, "ARGON2_TIME_COST", 2)
+        self.ARGON2_MEMORY_KIB = _int(env, "ARGON2_MEMORY_KIB", 47104)
+        self.ARGON2_PARALLELISM = _int(env, "ARGON2_PARALLELISM", 1)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.FORCE_HTTPS
+        self.REMEMBER_COOKIE_DURATION = 0
+        # hide_parameters: SQL errors must never carry patient data into logs.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+        self.WTF_CSRF_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.RATELIMIT_ENABLED = True
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "proxyapp")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.JSON_SORT_KEYS = False
+
+    @property
+    def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter's config name
+        """Flask-Limiter shares the queue's Redis (limits must hold across processes)."""
+        return self.REDIS_URL or "memory://"
+
+    @property
+    def RATELIMIT_STORAGE_OPTIONS(self) -> dict:  # noqa: N802 - Flask-Limiter's config name
+        """Bound every limiter round-trip so a dead Redis fails fast instead of hanging."""
+        return {"socket_timeout": self.REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": self.REDIS_SOCKET_TIMEOUT}
+
+    def validate(self) -> None:
+        """Raise ConfigError if the settings cannot run safely in this environment."""
+        if self.UPSTREAM_URL and not self.UPSTREAM_API_KEY:
+            raise ConfigError("UPSTREAM_API_KEY is required when UPSTREAM_URL is set")
+        if self.UPSTREAM_AUTH_SCHEME not in ("Token", "Bearer"):
+            raise ConfigError(f"UPSTREAM_AUTH_SCHEME must be Token or Bearer, got {self.UPSTREAM_AUTH_SCHEME!r}")
+
+
+class DevelopmentConfig(Config):
+    """Embedded Redis, the simulator, a SQLite file and generated secrets."""
+
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    """Like development; tests point REDIS_URL and DATABASE_URL at their own services."""
+
+    ENV_NAME = "testing"
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.TESTING = True
+
+
+class ProductionConfig(Config):
+    """No embedded defaults: every secret and service must be configured explicitly."""
+
+    ENV_NAME = "production"
+    DEFAULT_REDIS_URL = None
+    DEFAULT_UPSTREAM_URL = None
+    DEFAULT_FORCE_HTTPS = True
+
+    def validate(self) -> None:
+        """Refuse missing values and development defaults, naming the variable."""
+        required = {
+            "SECRET_KEY": (self.SECRET_KEY, DEV_SECRET_KEY),
+            "DATABASE_URL": (self.SQLALCHEMY_DATABASE_URI, None),
+            "REDIS_URL": (self.REDIS_URL, DEV_REDIS_URL),
+            "UPSTREAM_URL": (self.UPSTREAM_URL, DEV_UPSTREAM_URL),
+            "UPSTREAM_API_KEY": (self.UPSTREAM_API_KEY, DEV_UPSTREAM_API_KEY),
+        }
+        for name, (value, dev_default) in required.items():
+            if not value:
+                raise ConfigError(f"{name} is required in production")
+            if value == dev_default:
+                raise ConfigError(f"{name} is still the development default; set a real value in production")
+        if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production")
+        super().validate()
+
+
+CONFIGS: dict[str, type[Config]] = {
+    cls.ENV_NAME: cls for cls in (DevelopmentConfig, TestingConfig, ProductionConfig)
+}
+
+
+def _scaled_limit(limit: str, factor: int) -> str:
+    """Multiply the count of a limit string such as `100/minute` (for polling limits)."""
+    parts = []
+    for item in limit.split(";"):
+        count, _, period = item.strip().partition("/")
+        try:
+            parts.append(f"{int(count) * factor}/{period}")
+        except ValueError:
+            raise ConfigError(f"RATE_LIMIT must look like '100/minute', got {limit!r}") from None
+    return ";".join(parts)
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build and validate the config class named by APP_ENV (default development)."""
+    env = os.environ if env is None else env
+    name = env.get("APP_ENV", "development")
+    if name not in CONFIGS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}")
+    config = CONFIGS[name](env)
+    config.validate()
+    return config

@@ -1,0 +1,49 @@
+"""API-key authentication for /v1: the session cookie is never accepted here."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from proxyapp.errors import APIError
+from proxyapp.models import ApiKey, User
+from proxyapp.services.keys import find_usable_key, touch_last_used
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="proxyapp"'}
+
+
+def presented_key() -> str | None:
+    """The key sent as `Authorization: Bearer …` or `X-API-Key`, if any."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.headers.get("X-API-Key", "").strip() or None
+
+
+def resolve_api_key() -> ApiKey | None:
+    """The valid key of this request, resolved once per request (None if absent or invalid)."""
+    if "api_key" not in g:
+        presented = presented_key()
+        g.api_key = find_usable_key(presented) if presented else None
+    return g.api_key
+
+
+def require_api_key() -> None:
+    """Authenticate the request or raise 401 (bad key) / 403 (disabled account)."""
+    if presented_key() is None:
+        raise APIError(401, "Send your API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE)
+    api_key = resolve_api_key()
+    if api_key is None:
+        raise APIError(401, "The API key is not valid; it may have been mistyped or revoked.", headers=_CHALLENGE)
+    if api_key.user.is_disabled:
+        raise APIError(403, "This account is disabled.")
+    touch_last_used(api_key)
+
+
+def current_api_key() -> ApiKey:
+    """The authenticated key (only after `require_api_key`)."""
+    return g.api_key
+
+
+def current_account() -> User:
+    """The account that owns the authenticated key."""
+    return g.api_key.user

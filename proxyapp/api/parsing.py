@@ -1,0 +1,23 @@
+"""Request-body parsing shared by API views: JSON only, validated by a schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from proxyapp.errors import APIError
+
+
+def load_json_body(schema: Schema) -> dict[str, Any]:
+    """The body validated by the schema; 415 if not JSON, 400 if malformed, 422 if invalid."""
+    if request.mimetype != "application/json":
+        raise APIError(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise APIError(400, "The body is not valid JSON.")
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise APIError(422, "The request body is invalid; see details.", details=error.messages) from None

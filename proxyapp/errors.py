@@ -1,0 +1,123 @@
+"""One place that turns every exception into the JSON envelope or an HTML error page."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from proxyapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+JSON_PATH_PREFIXES = ("/v1/", "/healthz", "/readyz")
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class APIError(HTTPException):
+    """An HTTP error with a machine-readable code, optional details and headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = error_code or ERROR_CODES.get(status, "error")
+        self.details = details
+        self.extra_headers = headers or {}
+
+
+def request_id() -> str:
+    """This request's id: a sane incoming X-Request-ID, or a new one."""
+    if "request_id" not in g:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return g.request_id
+
+
+def wants_json() -> bool:
+    """True for API paths, and for clients that ask for JSON rather than HTML."""
+    if request.path.startswith(JSON_PATH_PREFIXES) or request.path == "/v1":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_envelope(status: int, error_code: str, message: str, details: Any = None) -> Response:
+    """The JSON error body every API error uses."""
+    body: dict[str, Any] = {"code": error_code, "message": message}
+    if details is not None:
+        body["details"] = details
+    body["request_id"] = request_id()
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Render any HTTP error as the envelope (API) or an error page (browser)."""
+    status = error.code or 500
+    message = error.description or "Error."
+    if wants_json():
+        response = error_envelope(
+            status,
+            getattr(error, "error_code", None) or ERROR_CODES.get(status, "error"),
+            message,
+            getattr(error, "details", None),
+        )
+    else:
+        response = Response(
+            render_template("error.html", status=status, title=error.name, message=message), status=status
+        )
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    for name, value in getattr(error, "extra_headers", {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Log the exception with the request id, roll back, and answer a bare 500."""
+    db.session.rollback()
+    log.exception("unhandled error", extra={"request_id": request_id()})
+    return handle_http_exception(InternalServerError("The server hit an unexpected error."))
+
+
+def add_request_id(response: Response) -> Response:
+    """Echo the request id on every response."""
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers and the request-id hook on the app."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.after_request(add_request_id)

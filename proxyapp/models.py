@@ -1,0 +1,155 @@
+"""SQLAlchemy models: users, their API keys, and their predictions."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from proxyapp.extensions import db
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def new_prediction_id() -> str:
+    """A 26-character, time-ordered id (48-bit milliseconds + 80 random bits, base32)."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC (SQLite has no time zones) and always returns aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class JSONText(TypeDecorator):
+    """A JSON document stored as text; the single place patient data is (de)serialised."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class PredictionStatus(str, Enum):
+    """Lifecycle of a prediction; the last three are terminal."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for states a prediction never leaves."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({PredictionStatus.SUCCEEDED, PredictionStatus.FAILED, PredictionStatus.CANCELED})
+PENDING_STATUSES = frozenset({PredictionStatus.QUEUED, PredictionStatus.RUNNING})
+
+
+class User(UserMixin, db.Model):
+    """A person with a web login and API keys."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_disabled: Mapped[bool] = mapped_column(default=False)
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
+    max_pending: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses sessions of disabled accounts."""
+        return not self.is_disabled
+
+
+class ApiKey(db.Model):
+    """An API key: only its SHA-256 hash and a display prefix are stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    display_prefix: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="api_keys")
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        """True unless the key is revoked or past its expiry (e.g. a rotation's grace)."""
+        now = now or utcnow()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Prediction(db.Model):
+    """One prediction request, its state, and its result; the client's source of truth."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_user_status", "user_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default=PredictionStatus.QUEUED.value)
+    input: Mapped[Any] = mapped_column(JSONText)
+    output: Mapped[Any | None] = mapped_column(JSONText)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    upstream_ms: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def state(self) -> PredictionStatus:
+        """The status as an enum."""
+        return PredictionStatus(self.status)
+
+    @property
+    def queue_ms(self) -> int | None:
+        """Milliseconds between acceptance and a worker picking it up."""
+        if self.started_at is None:
+            return None
+        return int((self.started_at - self.created_at).total_seconds() * 1000)

@@ -1,0 +1,123 @@
+"""Shared fixtures: a real Redis (REDIS_URL or an embedded one), apps, clients, builders."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from config import TestingConfig
+from proxyapp import create_app
+from proxyapp.embedded_redis import EmbeddedRedis
+from proxyapp.extensions import db
+from proxyapp.models import User
+from proxyapp.services.accounts import register_user
+from proxyapp.services.keys import IssuedKey, issue_key
+
+CANONICAL_BODY = {
+    "history": [
+        {"code": "64", "system": "age", "display": "64"},
+        {"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes mellitus"},
+        {"code": "E11.3551", "system": "ICD10CM",
+         "display": "Type 2 diabetes mellitus with stable proliferative diabetic retinopathy, right eye"},
+    ],
+    "num_predictions": 1,
+    "generation_length": 10,
+    "inference_threshold": 0.95,
+    "inference_temperature": 0.95,
+}
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL when set (CI's Redis); otherwise a private embedded redis-server."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with EmbeddedRedis() as url:
+        yield url
+
+
+def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
+    """Environment for a TestingConfig isolated to one test (own database, queue, limit keys)."""
+    unique = uuid.uuid4().hex[:8]
+    return {
+        "APP_ENV": "testing",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "REDIS_URL": redis_url,
+        "QUEUE_NAME": f"test-{unique}",
+        "RATELIMIT_KEY_PREFIX": f"test-{unique}",
+        "SECRET_KEY": "test-secret-key-" + unique,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    """The environment the `app` fixture is built from; tests may edit it before using `app`."""
+    return testing_env(tmp_path, redis_url)
+
+
+@pytest.fixture
+def app(app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app on a fresh SQLite database with all tables."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app(TestingConfig(app_env))
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+class Accounts:
+    """Builder for users and keys inside the app."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def create(self, username: str | None = None, password: str = PASSWORD) -> tuple[int, str]:
+        """A new user's id and the plaintext of their first key."""
+        with self.app.app_context():
+            registration = register_user(username or f"user{uuid.uuid4().hex[:8]}", password)
+            return registration.user.id, registration.first_key.plaintext
+
+    def add_key(self, user_id: int, name: str = "extra") -> IssuedKey:
+        """Another key for an existing user."""
+        with self.app.app_context():
+            issued = issue_key(db.session.get(User, user_id), name)
+            db.session.commit()
+            return issued
+
+
+@pytest.fixture
+def accounts(app: Flask) -> Accounts:
+    """Create users and keys."""
+    return Accounts(app)
+
+
+def bearer(key: str) -> dict[str, str]:
+    """Authorization header for an API key."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+def csrf_token(page_html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"',
+                      page_html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)

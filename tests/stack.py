@@ -1,0 +1,129 @@
+"""Start the real processes of a proxyapp stack for integration tests and benchmarks.
+
+Each piece is a subprocess on a free loopback port: the simulator, waitress serving
+`wsgi:app`, and RQ workers, all sharing one Redis and one database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+
+from proxyapp.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SIMULATOR_KEY = "gh_s_k-test-simulator-key"
+
+
+def wait_http(url: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Poll a URL until it answers below 500, or fail (early if the process died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+class Stack:
+    """Simulator + waitress + N workers on one Redis and database; `stop()` ends them all."""
+
+    def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
+                 env: Mapping[str, str] | None = None, web_threads: int = 8) -> None:
+        self.workdir = workdir
+        self.logdir = workdir / "logs"
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self.simulator_url = f"http://127.0.0.1:{free_port()}"
+        self.web_port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.workers_wanted = workers
+        self.web_threads = web_threads
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = {
+            **os.environ,
+            "APP_ENV": "testing",
+            "INSTANCE_PATH": str(workdir / "instance"),
+            "DATABASE_URL": database_url or f"sqlite:///{workdir / 'proxyapp.db'}",
+            "REDIS_URL": redis_url,
+            "QUEUE_NAME": f"test-{uuid.uuid4().hex[:8]}",
+            "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            "UPSTREAM_URL": self.simulator_url,
+            "UPSTREAM_API_KEY": SIMULATOR_KEY,
+            "SIMULATOR_API_KEY": SIMULATOR_KEY,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def migrate(self) -> None:
+        """Create the schema with the real migrations."""
+        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+
+    def start_simulator(self) -> None:
+        """Start the upstream simulator and wait for it."""
+        port = self.simulator_url.rsplit(":", 1)[1]
+        process = self._spawn("simulator", [sys.executable, "-m", "simulator", "--port", port, "--threads", "64"])
+        wait_http(f"{self.simulator_url}/healthz", process=process)
+
+    def start_web(self) -> None:
+        """Serve wsgi:app with waitress and wait for it."""
+        process = self._spawn("web", [
+            sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.web_port}",
+            f"--threads={self.web_threads}", "--max-request-body-size=1048576", "wsgi:app",
+        ])
+        wait_http(f"{self.base_url}/", process=process)
+
+    def start_worker(self, index: int) -> subprocess.Popen:
+        """Start one RQ worker process."""
+        return self._spawn(f"worker-{index}", [sys.executable, "-m", "workers"])
+
+    def start(self) -> Stack:
+        """Migrate, then start simulator, web and workers."""
+        self.migrate()
+        self.start_simulator()
+        self.start_web()
+        for index in range(self.workers_wanted):
+            self.start_worker(index)
+        return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to one process (fault injection)."""
+        self.processes[name].send_signal(sig)
+
+    def stop(self) -> None:
+        """Terminate every process, then kill what is left."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def logs(self) -> str:
+        """Everything the processes printed, for diagnostics and log assertions."""
+        return "\n".join(f"== {path.name}\n{path.read_text(errors='replace')}" for path in
+                         sorted(self.logdir.glob("*.log")))

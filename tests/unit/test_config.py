@@ -1,0 +1,107 @@
+"""Configuration: environments, defaults and production refusals."""
+
+import subprocess
+import sys
+
+import pytest
+
+from config import (
+    DEV_REDIS_URL,
+    DEV_SECRET_KEY,
+    DEV_UPSTREAM_API_KEY,
+    DEV_UPSTREAM_URL,
+    ConfigError,
+    DevelopmentConfig,
+    ProductionConfig,
+    load_config,
+)
+from tests.stack import ROOT
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "DATABASE_URL": "postgresql+psycopg://proxy@db/proxy",
+    "REDIS_URL": "redis://redis:6379/0",
+    "UPSTREAM_URL": "https://api.genhealth.ai",
+    "UPSTREAM_API_KEY": "gh_s_k-real-operator-key",
+}
+
+
+def test_development_defaults_use_embedded_services():
+    config = load_config({})
+    assert isinstance(config, DevelopmentConfig)
+    assert config.REDIS_URL == DEV_REDIS_URL
+    assert config.UPSTREAM_URL == DEV_UPSTREAM_URL
+    assert config.UPSTREAM_API_KEY == DEV_UPSTREAM_API_KEY
+    assert config.RATE_LIMIT == "100/minute"
+    assert config.POLL_RATE_LIMIT == "1000/minute"
+    assert config.MAX_PENDING == 50 and config.MAX_HISTORY == 512
+    assert config.MAX_CONTENT_LENGTH == 1024 * 1024
+    assert not config.FORCE_HTTPS
+
+
+def test_complete_production_config_loads():
+    config = load_config(PRODUCTION)
+    assert isinstance(config, ProductionConfig)
+    assert config.FORCE_HTTPS and config.SESSION_COOKIE_SECURE
+    assert config.PREFERRED_URL_SCHEME == "https"
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "UPSTREAM_URL", "UPSTREAM_API_KEY"])
+def test_production_refuses_missing_required_variable(name):
+    env = {key: value for key, value in PRODUCTION.items() if key != name}
+    with pytest.raises(ConfigError, match=name):
+        load_config(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SECRET_KEY", DEV_SECRET_KEY),
+        ("REDIS_URL", DEV_REDIS_URL),
+        ("UPSTREAM_URL", DEV_UPSTREAM_URL),
+        ("UPSTREAM_API_KEY", DEV_UPSTREAM_API_KEY),
+    ],
+)
+def test_production_refuses_development_defaults(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_config({**PRODUCTION, name: value})
+
+
+def test_production_refuses_short_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({**PRODUCTION, "SECRET_KEY": "short"})
+
+
+def test_custom_upstream_needs_its_key_in_every_environment():
+    with pytest.raises(ConfigError, match="UPSTREAM_API_KEY"):
+        load_config({"UPSTREAM_URL": "https://api.genhealth.ai"})
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+        ({"MAX_PENDING": "many"}, "MAX_PENDING"),
+        ({"STRICT_CODES": "maybe"}, "STRICT_CODES"),
+        ({"UPSTREAM_AUTH_SCHEME": "Basic"}, "UPSTREAM_AUTH_SCHEME"),
+        ({"RATE_LIMIT": "lots"}, "RATE_LIMIT"),
+    ],
+)
+def test_invalid_values_name_the_variable(env, name):
+    with pytest.raises(ConfigError, match=name):
+        load_config(env)
+
+
+def test_poll_limit_scales_rate_limit():
+    assert load_config({"RATE_LIMIT": "20/second"}).POLL_RATE_LIMIT == "200/second"
+
+
+def test_production_start_refuses_with_one_line_naming_the_variable(tmp_path):
+    env = {key: value for key, value in PRODUCTION.items() if key != "UPSTREAM_API_KEY"}
+    env.update({"PATH": "/usr/bin:/bin", "INSTANCE_PATH": str(tmp_path)})
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["proxyapp: configuration error: UPSTREAM_API_KEY is required in production"]

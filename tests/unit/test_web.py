@@ -1,0 +1,111 @@
+"""Registration, login and the account page, through the test client."""
+
+import re
+
+import pytest
+
+from proxyapp.extensions import db
+from proxyapp.models import ApiKey, User
+from proxyapp.services.keys import hash_key, is_well_formed
+from tests.conftest import PASSWORD, bearer, csrf_token
+
+KEY_PATTERN = r'data-testid="new-key">(pxk_[0-9A-Za-z]+)<'
+
+
+def register(client, username="dana", password=PASSWORD, confirm=None, **extra):
+    page = client.get("/register").get_data(as_text=True)
+    data = {"username": username, "password": password, "confirm": confirm or password,
+            "csrf_token": csrf_token(page), **extra}
+    return client.post("/register", data=data)
+
+
+def shown_key(response) -> str:
+    match = re.search(KEY_PATTERN, response.get_data(as_text=True))
+    assert match, "the new key is not on the page"
+    return match.group(1)
+
+
+def test_register_signs_in_and_shows_working_key_once(app, client):
+    response = register(client)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    key = shown_key(response)
+    assert is_well_formed(key)
+    assert "curl" in response.get_data(as_text=True) and "data-copy-target" in response.get_data(as_text=True)
+    assert client.get("/v1/me", headers=bearer(key)).get_json()["account"]["username"] == "dana"
+    account_page = client.get("/account").get_data(as_text=True)
+    assert key[:12] in account_page and key not in account_page
+    with app.app_context():
+        stored = db.session.query(ApiKey).one()
+        assert stored.key_hash == hash_key(key) and key not in (stored.key_hash, stored.display_prefix)
+
+
+def test_password_hash_is_argon2id_at_asvs_strength(app, client):
+    register(client)
+    with app.app_context():
+        stored = db.session.query(User).one().password_hash
+    assert stored.startswith("$argon2id$")
+    settings = dict(part.split("=") for part in stored.split("$")[3].split(","))
+    assert int(settings["m"]) >= 46 * 1024 and int(settings["t"]) >= 1 and int(settings["p"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "confirm", "field", "message"),
+    [
+        ("eve", "short77", None, "password", "at least 8"),
+        ("eve", "password123", None, "password", "too common"),
+        ("eve", PASSWORD, "something else entirely", "confirm", "do not match"),
+        ("e", PASSWORD, None, "username", "between 3 and 32"),
+        ("bad name!", PASSWORD, None, "username", "letters, digits"),
+        ("evelyn99", "evelyn99", None, "password", "same as the username"),
+    ],
+    ids=["too-short", "common", "mismatch", "short-username", "bad-username", "password-is-username"],
+)
+def test_bad_registration_shows_error_beside_the_field(client, username, password, confirm, field, message):
+    response = register(client, username, password, confirm)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in html
+    assert message in html
+    assert "pxk_" not in html
+
+
+def test_64_character_password_is_accepted(client):
+    assert register(client, password="x7" * 32).status_code == 200
+
+
+def test_duplicate_username_is_refused_case_insensitively(client, app):
+    register(client, "frank")
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").get_data(as_text=True))})
+    response = register(client, "Frank")
+    assert response.status_code == 422
+    assert "This username is taken." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(User).count() == 1
+
+
+def test_register_without_csrf_token_is_400(client):
+    response = client.post("/register", data={"username": "gina", "password": PASSWORD, "confirm": PASSWORD})
+    assert response.status_code == 400
+    assert "pxk_" not in response.get_data(as_text=True)
+
+
+def test_login_same_error_for_unknown_user_and_wrong_password(client, accounts):
+    accounts.create("henry")
+    messages = []
+    for username, password in [("henry", "wrong password here"), ("nobody", PASSWORD)]:
+        page = client.get("/login").get_data(as_text=True)
+        response = client.post("/login", data={"username": username, "password": password,
+                                               "csrf_token": csrf_token(page)})
+        assert response.status_code == 422
+        messages.append(response.get_data(as_text=True).count("Unknown username or wrong password."))
+    assert messages == [1, 1]
+
+
+def test_account_requires_login(client):
+    response = client.get("/account")
+    assert response.status_code in (302, 401)
+
+
+def test_logout_is_post_only(client):
+    assert client.get("/logout").status_code == 405

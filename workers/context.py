@@ -1,0 +1,36 @@
+"""Per-process state for jobs: the Flask app and the pooled upstream client."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from proxyapp import create_app
+from proxyapp.services.upstream import UpstreamClient
+
+_app: Flask | None = None
+_clients: dict[int, UpstreamClient] = {}
+
+
+def get_app() -> Flask:
+    """The worker's app, built once per process (or installed by the entry point)."""
+    global _app
+    if _app is None:
+        _app = create_app()
+    return _app
+
+
+def set_app(app: Flask) -> None:
+    """Use an app built elsewhere (the worker entry point, tests)."""
+    global _app
+    _app = app
+
+
+def get_upstream() -> UpstreamClient:
+    """One pooled client per process, made after any fork (sockets are not shared)."""
+    pid = os.getpid()
+    if pid not in _clients:
+        _clients.clear()
+        _clients[pid] = UpstreamClient.from_config(get_app().config)
+    return _clients[pid]

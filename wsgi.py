@@ -1,0 +1,14 @@
+"""WSGI entry point: `waitress-serve wsgi:app`."""
+
+import sys
+
+from dotenv import load_dotenv
+
+from config import ConfigError
+from proxyapp import create_app
+
+load_dotenv()  # a .env file may supply variables; real environment variables win
+try:
+    app = create_app()
+except ConfigError as error:
+    sys.exit(f"proxyapp: configuration error: {error}")
