@@ -5,6 +5,7 @@ import sys
 from dotenv import load_dotenv
 
 from config import ConfigError
+from proxyapp.codes import preload_code_sets
 from proxyapp import create_app
 
 load_dotenv()  # a .env file may supply variables; real environment variables win
@@ -12,3 +13,5 @@ try:
     app = create_app()
 except ConfigError as error:
     sys.exit(f"proxyapp: configuration error: {error}")
+if app.config["STRICT_CODES"]:
+    preload_code_sets()  # parsing the ICD-10-CM set takes seconds: pay it at start, not on a request

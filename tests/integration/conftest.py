@@ -1,0 +1,63 @@
+"""A real stack per module: simulator, waitress and two RQ worker processes on a real Redis."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PASSWORD, csrf_token
+from tests.stack import SIMULATOR_KEY, Stack
+
+pytestmark = pytest.mark.integration
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
+    """The running stack; its logs are printed if a test in the module fails to start it."""
+    running = Stack(Path(tmp_path_factory.mktemp("stack")), redis_url)
+    try:
+        running.start()
+    except Exception:
+        running.stop()
+        print(running.logs())
+        raise
+    yield running
+    running.stop()
+
+
+def register_over_http(base_url: str, username: str, password: str = PASSWORD) -> tuple[requests.Session, str]:
+    """Register through the real form; returns the signed-in browser session and the shown key."""
+    browser = requests.Session()
+    page = browser.get(f"{base_url}/register", timeout=10)
+    response = browser.post(
+        f"{base_url}/register",
+        data={"username": username, "password": password, "confirm": password, "csrf_token": csrf_token(page.text)},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    match = re.search(r'data-testid="new-key">(pxk_[0-9A-Za-z]+)<', response.text)
+    assert match, "the key is not shown after registration"
+    return browser, match.group(1)
+
+
+def wait_terminal(api: requests.Session, url: str, timeout: float = 30.0) -> dict:
+    """Poll a prediction until it is terminal, honouring Retry-After loosely."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(url, timeout=10).json()
+        if body["status"] in TERMINAL:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"prediction still {body['status']} after {timeout} s")
+
+
+def simulator(stack: Stack, method: str, path: str, **kwargs) -> requests.Response:
+    """Call the simulator's control API."""
+    return requests.request(method, f"{stack.simulator_url}{path}",
+                            headers={"Authorization": f"Token {SIMULATOR_KEY}"}, timeout=10, **kwargs)
