@@ -107,7 +107,6 @@ class Config:
         self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "proxyapp")
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.JSON_SORT_KEYS = False
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter's config name

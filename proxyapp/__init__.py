@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from config import Config, load_config
+from config import DEV_SECRET_KEY, Config, load_config
 from proxyapp import api, errors, queue, web
 from proxyapp.extensions import csrf, db, limiter, login_manager, migrate
 from proxyapp.models import User
@@ -27,6 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
         instance_path=os.environ.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
     )
     app.config.from_object(config or load_config())
+    app.json.sort_keys = False  # keep documented field order in API bodies
     _apply_instance_defaults(app)
 
     db.init_app(app)
@@ -49,7 +50,7 @@ def _apply_instance_defaults(app: Flask) -> None:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         instance.mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'proxyapp.db'}"
-    if not app.config.get("SECRET_KEY"):
+    if app.config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
         app.config["SECRET_KEY"] = _instance_secret(instance / SECRET_KEY_FILE)
 
 

@@ -121,3 +121,31 @@ def csrf_token(page_html: str) -> str:
                       page_html)
     assert match, "no CSRF token on the page"
     return match.group(1) or match.group(2)
+
+
+# Optional suites: when their service is absent they are deselected and reported once.
+_SUITE_NOTES = pytest.StashKey[list[str]]()
+OPTIONAL_SUITES = {
+    "postgres": ("TEST_DATABASE_URL", "PostgreSQL tests skipped ({count}): TEST_DATABASE_URL is not set"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect optional suites whose service is not configured, remembering why."""
+    notes = []
+    for marker, (variable, message) in OPTIONAL_SUITES.items():
+        if os.environ.get(variable):
+            continue
+        dropped = [item for item in items if item.get_closest_marker(marker)]
+        if dropped:
+            items[:] = [item for item in items if item not in dropped]
+            config.hook.pytest_deselected(items=dropped)
+            notes.append(message.format(count=len(dropped)))
+    config.stash[_SUITE_NOTES] = notes
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001 - pytest's reporter
+    """One line per optional suite that did not run."""
+    for note in config.stash.get(_SUITE_NOTES, []):
+        terminalreporter.write_line(note)
+

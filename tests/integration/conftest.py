@@ -11,24 +11,27 @@ import pytest
 import requests
 
 from tests.conftest import PASSWORD, csrf_token
+from tests.databases import DATABASE_KINDS, temporary_database
 from tests.stack import SIMULATOR_KEY, Stack
 
 pytestmark = pytest.mark.integration
 TERMINAL = {"succeeded", "failed", "canceled"}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
-    """The running stack; its logs are printed if a test in the module fails to start it."""
-    running = Stack(Path(tmp_path_factory.mktemp("stack")), redis_url)
-    try:
-        running.start()
-    except Exception:
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
+    """The running stack, on SQLite and on PostgreSQL; logs are printed if it fails to start."""
+    workdir = Path(tmp_path_factory.mktemp("stack"))
+    with temporary_database(request.param, workdir) as database_url:
+        running = Stack(workdir, redis_url, database_url=database_url)
+        try:
+            running.start()
+        except Exception:
+            running.stop()
+            print(running.logs())
+            raise
+        yield running
         running.stop()
-        print(running.logs())
-        raise
-    yield running
-    running.stop()
 
 
 def register_over_http(base_url: str, username: str, password: str = PASSWORD) -> tuple[requests.Session, str]:

@@ -1,0 +1,37 @@
+"""Throwaway databases for tests: a SQLite file, or a fresh PostgreSQL database on TEST_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+POSTGRES_SKIP_REASON = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set (CI sets it when PostgreSQL runs)"
+DATABASE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def temporary_database(kind: str, workdir: Path) -> Iterator[str]:
+    """Yield the URL of an empty database of the given kind; dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / f'proxyapp-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    name = f"proxyapp_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
