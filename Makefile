@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	@touch $@
 
 migrate: $(VENV)/.installed
-	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app proxyapp db upgrade
 
 run: migrate
 	@echo ""

@@ -90,6 +90,9 @@ class User(UserMixin, db.Model):
     rate_limit: Mapped[str | None] = mapped_column(String(64))
     max_pending: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stored in the session at login; bumping it ends every other session (password change).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -132,7 +135,7 @@ class Prediction(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default=PredictionStatus.QUEUED.value)
-    input: Mapped[Any] = mapped_column(JSONText)
+    input: Mapped[Any | None] = mapped_column(JSONText)  # None once purged after retention
     output: Mapped[Any | None] = mapped_column(JSONText)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(1024))
@@ -141,6 +144,7 @@ class Prediction(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     upstream_ms: Mapped[int | None] = mapped_column(Integer)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def state(self) -> PredictionStatus:
@@ -153,3 +157,19 @@ class Prediction(db.Model):
         if self.started_at is None:
             return None
         return int((self.started_at - self.created_at).total_seconds() * 1000)
+
+
+class AuditEvent(db.Model):
+    """An administrative action: who did what to whom, and when. Names are copied so the
+    trail survives the deletion of either account."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    target_username: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[Any | None] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -77,7 +77,7 @@ class Stack:
 
     def migrate(self) -> None:
         """Create the schema with the real migrations."""
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+        subprocess.run([sys.executable, "-m", "flask", "--app", "proxyapp", "db", "upgrade"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
 
     def start_simulator(self) -> None:
