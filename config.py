@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
+
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # Development defaults: production refuses to start while any of these is in use.
 DEV_SECRET_KEY = "change-me-to-a-long-random-string"  # the placeholder in .env.example
@@ -17,6 +21,16 @@ SIMULATOR_PORT = 8100
 DEV_UPSTREAM_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"
 DEV_UPSTREAM_API_KEY = "gh_s_k-simulator-development-key"
 MIN_SECRET_KEY_LENGTH = 32
+
+
+def redis_client_options(socket_timeout: float) -> dict:
+    """Options for request-path Redis clients: no call may outlast the socket timeout."""
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_timeout,
+        "retry": Retry(NoBackoff(), 0),  # redis-py retries by default, multiplying the wait
+        "health_check_interval": 30,
+    }
 
 
 class ConfigError(Exception):
@@ -68,6 +82,8 @@ class Config:
         self.APP_ENV = self.ENV_NAME
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or None
+        self.DATA_ENCRYPTION_KEY = env.get("DATA_ENCRYPTION_KEY") or None
+        self.DATABASE_CONNECT_TIMEOUT = _int(env, "DATABASE_CONNECT_TIMEOUT", 5)
         self.REDIS_URL = env.get("REDIS_URL") or self.DEFAULT_REDIS_URL
         self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 2.0)
         self.UPSTREAM_URL = (env.get("UPSTREAM_URL") or self.DEFAULT_UPSTREAM_URL or "").rstrip("/") or None
@@ -80,8 +96,12 @@ class Config:
         self.UPSTREAM_MAX_RESPONSE_BYTES = _int(env, "UPSTREAM_MAX_RESPONSE_BYTES", 4 * 1024 * 1024)
         self.RATE_LIMIT = env.get("RATE_LIMIT", "100/minute")
         self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
+        self.ANONYMOUS_RATE_LIMIT = env.get("ANONYMOUS_RATE_LIMIT") or self.RATE_LIMIT
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10/hour")
         self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
+        self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
+        self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
+        self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
         self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
         self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
@@ -89,9 +109,24 @@ class Config:
         self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
         self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME") or ("https" if self.FORCE_HTTPS else "http")
         self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
+        # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
         self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
         self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
+        self.UPSTREAM_MAX_ATTEMPTS = _int(env, "UPSTREAM_MAX_ATTEMPTS", 5)
+        self.UPSTREAM_DEADLINE = _float(env, "UPSTREAM_DEADLINE", self.JOB_TIMEOUT * 0.75)
+        self.UPSTREAM_BACKOFF_BASE = _float(env, "UPSTREAM_BACKOFF_BASE", 0.5)
+        self.UPSTREAM_BACKOFF_MAX = _float(env, "UPSTREAM_BACKOFF_MAX", 10.0)
+        self.CIRCUIT_FAILURE_THRESHOLD = _int(env, "CIRCUIT_FAILURE_THRESHOLD", 5)
+        self.CIRCUIT_OPEN_SECONDS = _float(env, "CIRCUIT_OPEN_SECONDS", 30.0)
+        self.IDEMPOTENCY_TTL_SECONDS = _int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+        self.CACHE_TTL = _int(env, "CACHE_TTL", 3600)  # seconds; 0 turns the result cache off
+        self.RECONCILE_INTERVAL_SECONDS = _float(env, "RECONCILE_INTERVAL_SECONDS", 10.0)
+        self.JOB_LEASE_SECONDS = _float(env, "JOB_LEASE_SECONDS", 20.0)
+        self.MAX_RUNS = _int(env, "MAX_RUNS", 3)
+        self.WORKER_MAINTENANCE_INTERVAL = _int(env, "WORKER_MAINTENANCE_INTERVAL", 60)
+        self.WORKER_MONITORING_INTERVAL = _int(env, "WORKER_MONITORING_INTERVAL", 10)
         self.ARGON2_TIME_COST = _int(env, "ARGON2_TIME_COST", 2)
         self.ARGON2_MEMORY_KIB = _int(env, "ARGON2_MEMORY_KIB", 47104)
         self.ARGON2_PARALLELISM = _int(env, "ARGON2_PARALLELISM", 1)
@@ -99,6 +134,10 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.FORCE_HTTPS
         self.REMEMBER_COOKIE_DURATION = 0
+        # Idle timeout: sessions are permanent cookies re-signed on every request, so they
+        # expire this long after the last one (patient data: sign idle people out).
+        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_IDLE_MINUTES)
+        self.SESSION_REFRESH_EACH_REQUEST = True
         # hide_parameters: SQL errors must never carry patient data into logs.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         self.WTF_CSRF_ENABLED = True
@@ -106,7 +145,8 @@ class Config:
         self.RATELIMIT_ENABLED = True
         self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "proxyapp")
-        self.RATELIMIT_HEADERS_ENABLED = True
+        # proxyapp writes its own headers: the tightest of several limits, plus the IETF fields.
+        self.RATELIMIT_HEADERS_ENABLED = False
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter's config name
@@ -115,8 +155,8 @@ class Config:
 
     @property
     def RATELIMIT_STORAGE_OPTIONS(self) -> dict:  # noqa: N802 - Flask-Limiter's config name
-        """Bound every limiter round-trip so a dead Redis fails fast instead of hanging."""
-        return {"socket_timeout": self.REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": self.REDIS_SOCKET_TIMEOUT}
+        """Bound every limiter round-trip so a dead Redis fails fast (503) instead of hanging."""
+        return {**redis_client_options(self.REDIS_SOCKET_TIMEOUT), "wrap_exceptions": True}
 
     def validate(self) -> None:
         """Raise ConfigError if the settings cannot run safely in this environment."""
@@ -124,6 +164,14 @@ class Config:
             raise ConfigError("UPSTREAM_API_KEY is required when UPSTREAM_URL is set")
         if self.UPSTREAM_AUTH_SCHEME not in ("Token", "Bearer"):
             raise ConfigError(f"UPSTREAM_AUTH_SCHEME must be Token or Bearer, got {self.UPSTREAM_AUTH_SCHEME!r}")
+        _validate_job_settings(self)
+        if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(f"METRICS_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        minimums = {"SESSION_IDLE_MINUTES": 1, "MAX_KEYS_PER_ACCOUNT": 1, "KEY_ROTATION_GRACE_SECONDS": 0,
+                    "CACHE_TTL": 0}
+        for name, minimum in minimums.items():
+            if getattr(self, name) < minimum:
+                raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
 
 
 class DevelopmentConfig(Config):
@@ -155,6 +203,7 @@ class ProductionConfig(Config):
         required = {
             "SECRET_KEY": (self.SECRET_KEY, DEV_SECRET_KEY),
             "DATABASE_URL": (self.SQLALCHEMY_DATABASE_URI, None),
+            "DATA_ENCRYPTION_KEY": (self.DATA_ENCRYPTION_KEY, None),
             "REDIS_URL": (self.REDIS_URL, DEV_REDIS_URL),
             "UPSTREAM_URL": (self.UPSTREAM_URL, DEV_UPSTREAM_URL),
             "UPSTREAM_API_KEY": (self.UPSTREAM_API_KEY, DEV_UPSTREAM_API_KEY),
@@ -172,6 +221,22 @@ class ProductionConfig(Config):
 CONFIGS: dict[str, type[Config]] = {
     cls.ENV_NAME: cls for cls in (DevelopmentConfig, TestingConfig, ProductionConfig)
 }
+
+
+def _validate_job_settings(config: Config) -> None:
+    """Retries must end before RQ kills the job, and every count and interval must be positive."""
+    if not 0 < config.UPSTREAM_DEADLINE < config.JOB_TIMEOUT:
+        raise ConfigError(
+            f"UPSTREAM_DEADLINE must be above 0 and below JOB_TIMEOUT ({config.JOB_TIMEOUT}), "
+            f"got {config.UPSTREAM_DEADLINE:g}"
+        )
+    for name in ("UPSTREAM_MAX_ATTEMPTS", "CIRCUIT_FAILURE_THRESHOLD", "IDEMPOTENCY_TTL_SECONDS", "MAX_RUNS",
+                 "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL", "CIRCUIT_OPEN_SECONDS",
+                 "RECONCILE_INTERVAL_SECONDS", "JOB_LEASE_SECONDS", "UPSTREAM_BACKOFF_MAX"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")
+    if config.UPSTREAM_BACKOFF_BASE < 0:
+        raise ConfigError(f"UPSTREAM_BACKOFF_BASE must not be negative, got {config.UPSTREAM_BACKOFF_BASE!r}")
 
 
 def _scaled_limit(limit: str, factor: int) -> str:

@@ -6,9 +6,11 @@ from dotenv import load_dotenv
 
 from config import ConfigError
 from proxyapp.codes import preload_code_sets
+from proxyapp.logs import configure_logging
 from proxyapp import create_app
 
 load_dotenv()  # a .env file may supply variables; real environment variables win
+configure_logging()
 try:
     app = create_app()
 except ConfigError as error:

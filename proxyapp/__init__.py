@@ -11,9 +11,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import DEV_SECRET_KEY, Config, load_config
-from proxyapp import api, errors, queue, web
+from proxyapp import admin, api, docs, errors, ops, queue, web
+from proxyapp.admin.dashboard import mount_rq_dashboard
+from proxyapp.cli import register_commands
+from proxyapp.crypto import init_crypto
 from proxyapp.extensions import csrf, db, limiter, login_manager, migrate
-from proxyapp.models import User
+from proxyapp.instance import read_or_create_secret
+from proxyapp.logs import init_request_logging
+from proxyapp.metrics.registry import init_metrics
+from proxyapp.ratelimits import validate_limits
+from proxyapp.security import init_security
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
@@ -29,11 +36,17 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_object(config or load_config())
     app.json.sort_keys = False  # keep documented field order in API bodies
     _apply_instance_defaults(app)
+    init_crypto(app)
+    init_metrics(app)  # first, so its timer starts before any other hook runs
+    init_security(app)
+    init_request_logging(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    web.configure_sessions(app)
+    validate_limits(app)
     limiter.init_app(app)
     _init_sqlite_pragmas(app)
 
@@ -41,6 +54,11 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register_error_handlers(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(admin.bp)
+    mount_rq_dashboard(app)
+    app.register_blueprint(ops.bp)
+    register_commands(app)
     return app
 
 
@@ -51,28 +69,20 @@ def _apply_instance_defaults(app: Flask) -> None:
         instance.mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'proxyapp.db'}"
     if app.config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
-        app.config["SECRET_KEY"] = _instance_secret(instance / SECRET_KEY_FILE)
-
-
-def _instance_secret(path: Path) -> str:
-    """A random secret generated once per instance folder (development only)."""
-    if not path.exists():
-        # Written aside and linked into place so concurrent first starts agree on one secret.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        draft.write_text(secrets.token_urlsafe(48))
-        draft.chmod(0o600)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
+        app.config["SECRET_KEY"] = read_or_create_secret(instance / SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A silently dropped database host must fail a request (503), not hang it.
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        options["connect_args"] = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"], **options.get("connect_args", {})}
 
 
 def _init_sqlite_pragmas(app: Flask) -> None:
-    """SQLite needs WAL and a busy timeout to serve web threads and workers at once."""
+    """SQLite settings for web threads and workers writing at once.
+
+    WAL lets readers proceed during a write, and the busy timeout makes writers queue.
+    Transactions begin IMMEDIATE: a deferred transaction that reads and then writes gets
+    SQLITE_BUSY at once (no waiting) when another connection wrote in between.
+    """
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
@@ -80,13 +90,14 @@ def _init_sqlite_pragmas(app: Flask) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI objects are untyped
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

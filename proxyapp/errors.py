@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from limits.errors import StorageError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from proxyapp.extensions import db
@@ -16,7 +20,10 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-JSON_PATH_PREFIXES = ("/v1/", "/healthz", "/readyz")
+JSON_PATH_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics")
+DEPENDENCY_RETRY_AFTER = 5
+# Raised when Redis (directly, or through the rate limiter) or the database is unreachable.
+DEPENDENCY_ERRORS = (RedisError, StorageError, OperationalError)
 
 ERROR_CODES = {
     400: "bad_request",
@@ -110,6 +117,33 @@ def handle_unexpected(error: Exception) -> Response:
     return handle_http_exception(InternalServerError("The server hit an unexpected error."))
 
 
+def _is_outage(error: Exception) -> bool:
+    """True for errors that mean a dependency is down or busy, not that our code is wrong.
+
+    SQLite reports a missing column and a locked database with the same exception class,
+    so only its lock and busy errors count as outages; PostgreSQL's OperationalError is
+    about the connection (schema errors are ProgrammingError there).
+    """
+    if not isinstance(error, OperationalError):
+        return True
+    if error.connection_invalidated or not isinstance(error.orig, sqlite3.Error):
+        return True
+    return any(word in str(error.orig).lower() for word in ("locked", "busy"))
+
+
+def handle_dependency_down(error: Exception) -> Response:
+    """Redis or the database is unreachable: fail closed with 503 and a hint when to retry."""
+    if not _is_outage(error):
+        return handle_unexpected(error)
+    db.session.rollback()
+    log.warning("dependency unavailable: %s: %s", type(error).__name__, getattr(error, "orig", None) or error,
+                extra={"request_id": request_id()})
+    return handle_http_exception(
+        APIError(503, "The service is temporarily unavailable. Please retry shortly.",
+                 headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)})
+    )
+
+
 def add_request_id(response: Response) -> Response:
     """Echo the request id on every response."""
     response.headers[REQUEST_ID_HEADER] = request_id()
@@ -120,4 +154,6 @@ def register_error_handlers(app: Flask) -> None:
     """Install the handlers and the request-id hook on the app."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
+    for error_class in DEPENDENCY_ERRORS:
+        app.register_error_handler(error_class, handle_dependency_down)
     app.after_request(add_request_id)

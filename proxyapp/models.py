@@ -10,9 +10,10 @@ from enum import Enum
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from proxyapp.crypto import decrypt_json, encrypt_json
 from proxyapp.extensions import db
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -57,6 +58,18 @@ class JSONText(TypeDecorator):
         return None if value is None else json.loads(value)
 
 
+class EncryptedJSON(JSONText):
+    """Patient data: JSON encrypted with the app's data key (see proxyapp.crypto)."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else encrypt_json(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else decrypt_json(value)
+
+
 class PredictionStatus(str, Enum):
     """Lifecycle of a prediction; the last three are terminal."""
 
@@ -70,6 +83,13 @@ class PredictionStatus(str, Enum):
     def is_terminal(self) -> bool:
         """True for states a prediction never leaves."""
         return self in TERMINAL_STATUSES
+
+
+class PredictionKind(str, Enum):
+    """Which upstream endpoint a prediction row is run against."""
+
+    PREDICTION = "prediction"  # POST /predict
+    EMBEDDING = "embedding"  # POST /embeddings
 
 
 TERMINAL_STATUSES = frozenset({PredictionStatus.SUCCEEDED, PredictionStatus.FAILED, PredictionStatus.CANCELED})
@@ -129,20 +149,32 @@ class Prediction(db.Model):
     """One prediction request, its state, and its result; the client's source of truth."""
 
     __tablename__ = "predictions"
-    __table_args__ = (Index("ix_predictions_user_status", "user_id", "status"),)
+    __table_args__ = (
+        Index("ix_predictions_user_status", "user_id", "status"),
+        # The reconciler scans pending rows by age, and retention scans finished rows by age.
+        Index("ix_predictions_status_created_at", "status", "created_at"),
+        Index("ix_predictions_completed_at", "completed_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=PredictionKind.PREDICTION.value,
+                                      server_default=PredictionKind.PREDICTION.value)
     status: Mapped[str] = mapped_column(String(16), default=PredictionStatus.QUEUED.value)
-    input: Mapped[Any | None] = mapped_column(JSONText)  # None once purged after retention
-    output: Mapped[Any | None] = mapped_column(JSONText)
+    # Answered from the result cache: no upstream call was made for this row.
+    cached: Mapped[bool] = mapped_column(default=False, server_default=false())
+    input: Mapped[Any | None] = mapped_column(EncryptedJSON)  # None once purged after retention
+    output: Mapped[Any | None] = mapped_column(EncryptedJSON)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Worker runs started (RQ delivers at least once; lost runs are re-run up to MAX_RUNS).
+    runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     upstream_ms: Mapped[int | None] = mapped_column(Integer)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -157,6 +189,16 @@ class Prediction(db.Model):
         if self.started_at is None:
             return None
         return int((self.started_at - self.created_at).total_seconds() * 1000)
+
+
+class Batch(db.Model):
+    """Predictions submitted together; each item is an ordinary prediction row."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEvent(db.Model):

@@ -7,27 +7,41 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from config import redis_client_options
+
 PREDICTION_JOB = "workers.predictions.run"
+# The longest a request may block on Redis (`Prefer: wait`, at most 60 s), plus slack.
+MAX_BLOCKING_SECONDS = 65
 
 
 def connect_redis(url: str, socket_timeout: float) -> Redis:
     """A Redis client whose every call is bounded by the socket timeout."""
-    return Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=socket_timeout,
-        health_check_interval=30,
-    )
+    return Redis.from_url(url, **redis_client_options(socket_timeout))
 
 
 def init_queue(app: Flask) -> None:
     """Attach one Redis client (a connection pool) to the app."""
     app.extensions["redis"] = connect_redis(app.config["REDIS_URL"], app.config["REDIS_SOCKET_TIMEOUT"])
+    # Blocking waits need a longer socket timeout, but connecting must still fail fast.
+    app.extensions["redis_blocking"] = Redis.from_url(
+        app.config["REDIS_URL"],
+        **{**redis_client_options(app.config["REDIS_SOCKET_TIMEOUT"]), "socket_timeout": MAX_BLOCKING_SECONDS},
+    )
 
 
 def get_redis() -> Redis:
     """The current app's Redis client."""
     return current_app.extensions["redis"]
+
+
+def get_blocking_redis() -> Redis:
+    """A client of the same Redis for blocking calls that may take up to a minute."""
+    return current_app.extensions["redis_blocking"]
+
+
+def redis_key(*parts: str) -> str:
+    """A Redis key in this deployment's namespace (the queue name separates deployments)."""
+    return ":".join(("proxyapp", current_app.config["QUEUE_NAME"], *parts))
 
 
 def get_queue() -> Queue:

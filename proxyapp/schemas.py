@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import typing
+from functools import partial
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,20 +15,25 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    pre_dump,
     pre_load,
     validate,
     validates_schema,
 )
 
 from proxyapp.codes import SYSTEM_VALUES, UNKNOWN_SYSTEM_MESSAGE, code_problems
+from proxyapp.models import PredictionKind, PredictionStatus
 
 MAX_CODE_LENGTH = 64
 MAX_SYSTEM_LENGTH = 32
 MAX_DISPLAY_LENGTH = 512
 DEFAULT_MAX_HISTORY = 512
+MAX_PAGE_SIZE = 100
+MAX_BATCH_SIZE = 100
+MAX_EMBEDDING_DIMENSIONS = 16384
 
 # A regex rather than a callable so the OpenAPI document can show it as a pattern.
-_NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
+_NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
 
 
 # --------------------------------------------------------------------------- fields
@@ -37,7 +43,7 @@ class StrictFloat(fields.Float):
     """A float field that takes JSON numbers only, not numeric strings."""
 
     def _validated(self, value: Any) -> float:
-        if not isinstance(value, numbers.Real):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return super()._validated(value)
 
@@ -140,8 +146,37 @@ class PredictionRequestSchema(_HistoryBodySchema):
         load_default=0.95, validate=validate.Range(min=0, max=1)
     )
     inference_temperature = StrictFloat(
-        load_default=0.95, validate=validate.Range(min=0, max=2, min_inclusive=False)
+        load_default=0.95, validate=validate.Range(min=0, max=2, min_inclusive=False),
+        metadata={"exclusiveMinimum": True},  # apispec does not translate min_inclusive=False itself
     )
+
+
+class BatchRequestSchema(Schema):
+    """The body of POST /v1/batches: 1..100 prediction bodies, each validated like POST /v1/predictions."""
+
+    class Meta:
+        unknown = RAISE
+
+    predictions = fields.List(fields.Nested(PredictionRequestSchema), required=True,
+                              validate=validate.Length(min=1, max=MAX_BATCH_SIZE))
+
+    def __init__(self, *, max_history: int = DEFAULT_MAX_HISTORY, strict_codes: bool = True, **kwargs: Any) -> None:
+        """Build the schema; items follow the same history limit and code strictness."""
+        self.item_schema = PredictionRequestSchema(max_history=max_history, strict_codes=strict_codes)
+        super().__init__(**kwargs)
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        """Validate items with this instance's prediction schema."""
+        if field_name == "predictions":
+            typing.cast(fields.Nested, typing.cast(fields.List, field_obj).inner).nested = self.item_schema
+
+    @pre_load
+    def _reject_large_batch(self, data: Any, **kwargs: Any) -> Any:
+        """Refuse an over-long batch before any item is validated (as for long histories)."""
+        items = data.get("predictions") if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) > MAX_BATCH_SIZE:
+            raise ValidationError([f"Longer than maximum length {MAX_BATCH_SIZE}."], field_name="predictions")
+        return data
 
 
 # --------------------------------------------------------------------------- responses
@@ -161,62 +196,129 @@ class UpstreamPredictResponseSchema(Schema):
     predictions = fields.List(fields.List(fields.Nested(CodedEventSchema)), required=True)
 
 
+class UpstreamEmbeddingResponseSchema(Schema):
+    """The upstream's /embeddings answer: a non-empty, bounded list of numbers."""
+
+    embedding = fields.List(StrictFloat(allow_nan=False), required=True,
+                            validate=validate.Length(min=1, max=MAX_EMBEDDING_DIMENSIONS))
+
+
+class Timestamp(fields.DateTime):
+    """RFC 3339 UTC with a Z and millisecond precision, e.g. 2026-11-27T00:34:36.044Z."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class PredictionErrorSchema(Schema):
     """Why a prediction failed."""
 
-    code = fields.String(attribute="error_code")
-    message = fields.String(attribute="error_message")
+    code = fields.String(metadata={"example": "upstream_rejected"})
+    message = fields.String()
+
+
+class PredictionOutputSchema(Schema):
+    """The result: sampled futures (kind `prediction`) or a vector (kind `embedding`)."""
+
+    predictions = fields.List(fields.List(fields.Nested(CodedEventSchema)),
+                              metadata={"description": "kind `prediction`: one list of events per requested future"})
+    embedding = fields.List(fields.Float(), metadata={"description": "kind `embedding`: the upstream's vector"})
+
+
+class PredictionMetricsSchema(Schema):
+    """Timings and how many upstream calls the prediction took."""
+
+    queue_ms = fields.Integer(allow_none=True, metadata={"description": "accepted → picked up by a worker"})
+    upstream_ms = fields.Integer(allow_none=True, metadata={"description": "duration of the last upstream call"})
+    attempts = fields.Integer(metadata={"description": "upstream calls made for this prediction"})
+
+
+class PredictionUrlsSchema(Schema):
+    """Where to fetch and cancel the prediction."""
+
+    get = fields.Url()
+    cancel = fields.Url()
 
 
 class PredictionSchema(Schema):
     """The prediction object of the API (every field server-owned, dump-only)."""
 
-    id = fields.String(dump_only=True)
-    status = fields.String(dump_only=True)
-    input = fields.Raw(dump_only=True)
-    output = fields.Raw(dump_only=True, allow_none=True)
-    error = fields.Method("_error", dump_only=True, allow_none=True)
-    created_at = fields.Function(lambda p: _timestamp(p.created_at), dump_only=True)
-    started_at = fields.Function(lambda p: _timestamp(p.started_at), dump_only=True, allow_none=True)
-    completed_at = fields.Function(lambda p: _timestamp(p.completed_at), dump_only=True, allow_none=True)
-    metrics = fields.Method("_metrics", dump_only=True)
-    urls = fields.Method("_urls", dump_only=True)
+    id = fields.String(dump_only=True, metadata={"example": "01M8D6SVCC7F5QJK3907250KVY"})
+    kind = fields.String(dump_only=True, validate=validate.OneOf([kind.value for kind in PredictionKind]))
+    status = fields.String(dump_only=True, validate=validate.OneOf([status.value for status in PredictionStatus]))
+    cached = fields.Boolean(dump_only=True, metadata={
+        "description": "answered from the result cache: the earlier sample of an identical request, "
+                       "no upstream call (send `Cache-Control: no-cache` for a fresh one)"})
+    batch_id = fields.String(dump_only=True, allow_none=True, metadata={"description": "the batch it came in, if any"})
+    input = fields.Nested(PredictionRequestSchema, dump_only=True, allow_none=True,
+                          metadata={"description": "the request as validated; null once purged after retention"})
+    output = fields.Nested(PredictionOutputSchema, dump_only=True, allow_none=True)
+    error = fields.Nested(PredictionErrorSchema, dump_only=True, allow_none=True)
+    created_at = Timestamp(dump_only=True)
+    started_at = Timestamp(dump_only=True, allow_none=True)
+    completed_at = Timestamp(dump_only=True, allow_none=True)
+    metrics = fields.Nested(PredictionMetricsSchema, dump_only=True)
+    urls = fields.Nested(PredictionUrlsSchema, dump_only=True)
 
-    def _error(self, prediction: Any) -> dict[str, str] | None:
-        return PredictionErrorSchema().dump(prediction) if prediction.error_code else None
-
-    def _metrics(self, prediction: Any) -> dict[str, int | None]:
-        return {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
-                "attempts": prediction.attempts}
-
-    def _urls(self, prediction: Any) -> dict[str, str]:
+    @pre_dump
+    def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
+        """Turn the model into the documented shape (error, metrics and URLs are derived)."""
+        link = partial(url_for, prediction_id=prediction.id, _external=True)
         return {
-            "get": url_for("api.get_prediction", prediction_id=prediction.id, _external=True),
-            "cancel": url_for("api.cancel_prediction", prediction_id=prediction.id, _external=True),
+            "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
+            "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
+            "input": prediction.input, "output": prediction.output,
+            "error": ({"code": prediction.error_code, "message": prediction.error_message}
+                      if prediction.error_code else None),
+            "created_at": prediction.created_at, "started_at": prediction.started_at,
+            "completed_at": prediction.completed_at,
+            "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
+                        "attempts": prediction.attempts},
+            "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction")},
         }
-
-
-def _timestamp(value: datetime | None) -> str | None:
-    """RFC 3339 UTC with a Z, millisecond precision."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AccountSchema(Schema):
     """The account, as its owner sees it."""
 
     username = fields.String(dump_only=True)
-    created_at = fields.Function(lambda u: _timestamp(u.created_at), dump_only=True)
+    created_at = Timestamp(dump_only=True)
 
 
 class KeySummarySchema(Schema):
     """An API key without its secret."""
 
     name = fields.String(dump_only=True)
-    prefix = fields.String(attribute="display_prefix", dump_only=True)
-    created_at = fields.Function(lambda k: _timestamp(k.created_at), dump_only=True)
-    last_used_at = fields.Function(lambda k: _timestamp(k.last_used_at), dump_only=True, allow_none=True)
+    prefix = fields.String(attribute="display_prefix", dump_only=True, metadata={"example": "pxk_KseouO2E"})
+    created_at = Timestamp(dump_only=True)
+    last_used_at = Timestamp(dump_only=True, allow_none=True)
+
+
+class LimitsSchema(Schema):
+    """The account's limits."""
+
+    rate_limit = fields.String(metadata={"example": "100/minute"})
+    poll_rate_limit = fields.String(metadata={"example": "1000/minute"})
+    max_pending = fields.Integer()
+
+
+class RequestUsageSchema(Schema):
+    """Submissions in the current window and API requests today (UTC)."""
+
+    window_used = fields.Integer()
+    window_limit = fields.String()
+    today = fields.Integer()
+
+
+class UsageSchema(Schema):
+    """Current usage of the account."""
+
+    requests = fields.Nested(RequestUsageSchema)
+    pending = fields.Integer()
+    predictions = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                              metadata={"description": "count of the account's predictions per status"})
 
 
 class MeSchema(Schema):
@@ -224,5 +326,54 @@ class MeSchema(Schema):
 
     account = fields.Nested(AccountSchema, dump_only=True)
     key = fields.Nested(KeySummarySchema, dump_only=True)
-    limits = fields.Dict(dump_only=True)
-    usage = fields.Dict(dump_only=True)
+    limits = fields.Nested(LimitsSchema, dump_only=True)
+    usage = fields.Nested(UsageSchema, dump_only=True)
+
+
+class PredictionListQuerySchema(Schema):
+    """Query string of GET /v1/predictions."""
+
+    status = fields.String(validate=validate.OneOf([s.value for s in PredictionStatus]))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    cursor = fields.String(validate=validate.Regexp(r"^[0-9A-HJKMNP-TV-Z]{26}$", error="Not a valid cursor."))
+
+
+class PredictionPageSchema(Schema):
+    """A page of predictions: `data`, newest first, and `next_cursor` (null on the last page)."""
+
+    data = fields.List(fields.Nested(PredictionSchema), dump_only=True)
+    next_cursor = fields.String(dump_only=True, allow_none=True)
+
+
+class BatchItemSchema(Schema):
+    """One prediction of a batch: its id and status."""
+
+    id = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, validate=validate.OneOf([status.value for status in PredictionStatus]))
+
+
+class BatchUrlsSchema(Schema):
+    """Where to fetch the batch."""
+
+    get = fields.Url()
+
+
+class BatchSchema(Schema):
+    """The batch object: status counts, item ids in submission order, and their statuses."""
+
+    id = fields.String(dump_only=True, metadata={"example": "01M8D6SVCC7F5QJK3907250KVY"})
+    created_at = Timestamp(dump_only=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), dump_only=True,
+                         metadata={"description": "how many items are in each status"})
+    predictions = fields.List(fields.String(), dump_only=True, metadata={"description": "item ids, in order"})
+    items = fields.List(fields.Nested(BatchItemSchema), dump_only=True)
+    urls = fields.Nested(BatchUrlsSchema, dump_only=True)
+
+    @pre_dump
+    def _derive(self, summary: Any, **kwargs: Any) -> dict[str, Any]:
+        """Turn a batch summary into the documented shape."""
+        return {
+            "id": summary.batch.id, "created_at": summary.batch.created_at, "counts": summary.counts,
+            "predictions": [item["id"] for item in summary.items], "items": summary.items,
+            "urls": {"get": url_for("api.get_batch", batch_id=summary.batch.id, _external=True)},
+        }

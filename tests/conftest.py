@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from flask import Flask
@@ -15,23 +16,13 @@ from flask.testing import FlaskClient
 from config import TestingConfig
 from proxyapp import create_app
 from proxyapp.embedded_redis import EmbeddedRedis
+from proxyapp.openapi import CANONICAL_EXAMPLE
 from proxyapp.extensions import db
 from proxyapp.models import User
 from proxyapp.services.accounts import register_user
 from proxyapp.services.keys import IssuedKey, issue_key
 
-CANONICAL_BODY = {
-    "history": [
-        {"code": "64", "system": "age", "display": "64"},
-        {"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes mellitus"},
-        {"code": "E11.3551", "system": "ICD10CM",
-         "display": "Type 2 diabetes mellitus with stable proliferative diabetic retinopathy, right eye"},
-    ],
-    "num_predictions": 1,
-    "generation_length": 10,
-    "inference_threshold": 0.95,
-    "inference_temperature": 0.95,
-}
+CANONICAL_BODY = CANONICAL_EXAMPLE  # upstream.md's canonical example, as documented in the API
 PASSWORD = "correct horse battery staple"
 
 
@@ -125,22 +116,41 @@ def csrf_token(page_html: str) -> str:
 
 # Optional suites: when their service is absent they are deselected and reported once.
 _SUITE_NOTES = pytest.StashKey[list[str]]()
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+class OptionalSuite(NamedTuple):
+    """Tests under a marker that need something the machine may lack."""
+
+    is_available: Callable[[], bool]
+    message: str  # the one summary line when they are deselected; {count} is filled in
+    required_by: str | None = None  # an environment flag (CI sets it) that makes absence fail the run
+
+
 OPTIONAL_SUITES = {
-    "postgres": ("TEST_DATABASE_URL", "PostgreSQL tests skipped ({count}): TEST_DATABASE_URL is not set"),
+    "postgres": OptionalSuite(lambda: bool(os.environ.get("TEST_DATABASE_URL")),
+                              "PostgreSQL tests skipped ({count}): TEST_DATABASE_URL is not set"),
+    "e2e": OptionalSuite(lambda: os.access(CHROMIUM, os.X_OK),
+                         f"Browser tests skipped ({{count}}): no Chromium at {CHROMIUM}",
+                         required_by="REQUIRE_BROWSER_TESTS"),
 }
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect optional suites whose service is not configured, remembering why."""
     notes = []
-    for marker, (variable, message) in OPTIONAL_SUITES.items():
-        if os.environ.get(variable):
+    for marker, suite in OPTIONAL_SUITES.items():
+        if suite.is_available():
             continue
         dropped = [item for item in items if item.get_closest_marker(marker)]
-        if dropped:
-            items[:] = [item for item in items if item not in dropped]
-            config.hook.pytest_deselected(items=dropped)
-            notes.append(message.format(count=len(dropped)))
+        if not dropped:
+            continue
+        note = suite.message.format(count=len(dropped))
+        if suite.required_by and os.environ.get(suite.required_by, "0") not in ("", "0"):
+            raise pytest.UsageError(f"{suite.required_by} is set, so this fails the run: {note}")
+        items[:] = [item for item in items if item not in dropped]
+        config.hook.pytest_deselected(items=dropped)
+        notes.append(note)
     config.stash[_SUITE_NOTES] = notes
 
 

@@ -38,17 +38,26 @@ def wait_http(url: str, timeout: float = 30.0, process: subprocess.Popen | None 
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal the process group a stack process leads, if anything of it is left."""
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 class Stack:
     """Simulator + waitress + N workers on one Redis and database; `stop()` ends them all."""
 
     def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
-                 env: Mapping[str, str] | None = None, web_threads: int = 8) -> None:
+                 env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1) -> None:
         self.workdir = workdir
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.simulator_url = f"http://127.0.0.1:{free_port()}"
-        self.web_port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.web_ports = [free_port() for _ in range(web_processes)]
+        self.base_urls = [f"http://127.0.0.1:{port}" for port in self.web_ports]
+        self.base_url = self.base_urls[0]
         self.workers_wanted = workers
         self.web_threads = web_threads
         self.processes: dict[str, subprocess.Popen] = {}
@@ -87,24 +96,31 @@ class Stack:
         wait_http(f"{self.simulator_url}/healthz", process=process)
 
     def start_web(self) -> None:
-        """Serve wsgi:app with waitress and wait for it."""
-        process = self._spawn("web", [
-            sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.web_port}",
-            f"--threads={self.web_threads}", "--max-request-body-size=1048576", "wsgi:app",
-        ])
-        wait_http(f"{self.base_url}/", process=process)
+        """Serve wsgi:app with one waitress process per port and wait for each."""
+        for index, (port, url) in enumerate(zip(self.web_ports, self.base_urls, strict=True)):
+            name = "web" if index == 0 else f"web-{index}"
+            process = self._spawn(name, [
+                sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}",
+                f"--threads={self.web_threads}", "--max-request-body-size=1048576", "wsgi:app",
+            ])
+            wait_http(f"{url}/", process=process)
 
     def start_worker(self, index: int) -> subprocess.Popen:
         """Start one RQ worker process."""
         return self._spawn(f"worker-{index}", [sys.executable, "-m", "workers"])
 
+    def start_scheduler(self) -> subprocess.Popen:
+        """Start the reconciler (`python -m workers.scheduler`)."""
+        return self._spawn("scheduler", [sys.executable, "-m", "workers.scheduler"])
+
     def start(self) -> Stack:
-        """Migrate, then start simulator, web and workers."""
+        """Migrate, then start simulator, web, workers and the scheduler."""
         self.migrate()
         self.start_simulator()
         self.start_web()
         for index in range(self.workers_wanted):
             self.start_worker(index)
+        self.start_scheduler()
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -112,16 +128,28 @@ class Stack:
         self.processes[name].send_signal(sig)
 
     def stop(self) -> None:
-        """Terminate every process, then kill what is left."""
+        """Terminate every process group (a killed process may have left children), then kill what is left."""
         for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
         for process in self.processes.values():
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                pass
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> Stack:
+        """Start everything; if that fails, stop what started and print the logs."""
+        try:
+            return self.start()
+        except Exception:
+            self.stop()
+            print(self.logs())
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def logs(self) -> str:
         """Everything the processes printed, for diagnostics and log assertions."""

@@ -1,34 +1,84 @@
-"""The prediction job: call the upstream and store the output or a classified error."""
+"""The prediction job: call the upstream (with retries) and store the output or a classified error."""
 
 from __future__ import annotations
 
 import logging
 
-from proxyapp.services import predictions
-from proxyapp.services.upstream import UpstreamError
+from flask import current_app
+
+from proxyapp.models import PredictionKind
+from proxyapp.queue import get_redis, redis_key
+from proxyapp.services import cache, leases, predictions
+from proxyapp.services.circuit import CircuitBreaker
+from proxyapp.services.retrying import RetryPolicy, call_with_retries
+from proxyapp.services.upstream import UpstreamClient, UpstreamError
 from workers.context import get_app, get_upstream
 
 log = logging.getLogger(__name__)
 
 
+class RunEnded(Exception):
+    """The prediction left `running` (canceled, or finished by another run): stop calling upstream."""
+
+
 def run(prediction_id: str) -> str:
     """Run one prediction to a terminal state; unexpected exceptions propagate to RQ."""
     with get_app().app_context():
-        return execute(prediction_id)
+        return execute(prediction_id, get_upstream())
 
 
-def execute(prediction_id: str) -> str:
-    """The job body inside an app context; returns the resulting status."""
-    if not predictions.mark_running(prediction_id):
-        log.info("prediction already finished or gone; nothing to do", extra={"prediction_id": prediction_id})
-        return "skipped"
-    body = predictions.load_input(prediction_id)
-    predictions.record_attempt(prediction_id)
+def execute(prediction_id: str, client: UpstreamClient) -> str:
+    """The job body inside an app context; returns what this run did."""
+    with leases.hold(prediction_id) as is_ours:
+        if not is_ours:
+            log.info("another run holds this prediction; not running it twice", extra={"prediction_id": prediction_id})
+            return "skipped"
+        if not predictions.mark_running(prediction_id):
+            log.info("prediction already finished or gone; nothing to do", extra={"prediction_id": prediction_id})
+            return "skipped"
+        return _call_and_store(prediction_id, client)
+
+
+def _call_and_store(prediction_id: str, client: UpstreamClient) -> str:
+    job = predictions.load_request(prediction_id)
+    call = client.embed if job.kind == PredictionKind.EMBEDDING else client.predict
     try:
-        result = get_upstream().predict(body)
-        output = predictions.validated_output(result.body)
+        result, calls = call_with_retries(
+            lambda within: call(job.body, within=within),
+            RetryPolicy.from_config(current_app.config),
+            breaker(),
+            before_call=lambda: _count_attempt(prediction_id),
+        )
+    except RunEnded:
+        return "discarded"
     except UpstreamError as error:
-        predictions.mark_failed(prediction_id, error.code.value, error.message, error.elapsed_ms)
-        return "failed"
-    stored = predictions.mark_succeeded(prediction_id, output, result.elapsed_ms)
-    return "succeeded" if stored else "discarded"
+        return _fail(prediction_id, error, error.elapsed_ms)
+    try:
+        output = predictions.validated_output(result.body, job.kind)
+    except UpstreamError as error:
+        return _fail(prediction_id, error, calls.upstream_ms)
+    if not predictions.mark_succeeded(prediction_id, output, calls.upstream_ms):
+        return "discarded"
+    cache.store(job.user_id, job.kind, job.body, output)
+    return "succeeded"
+
+
+def _fail(prediction_id: str, error: UpstreamError, upstream_ms: int | None) -> str:
+    predictions.mark_failed(prediction_id, error.code.value, error.message, upstream_ms)
+    return "failed"
+
+
+def _count_attempt(prediction_id: str) -> None:
+    if not predictions.record_attempt(prediction_id):
+        raise RunEnded()
+
+
+def breaker() -> CircuitBreaker:
+    """The upstream circuit breaker shared by every worker of this deployment."""
+    config = current_app.config
+    return CircuitBreaker(
+        get_redis(), redis_key("circuit"),
+        threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
+        open_seconds=config["CIRCUIT_OPEN_SECONDS"],
+        probe_seconds=config["UPSTREAM_CONNECT_TIMEOUT"] + config["UPSTREAM_TIMEOUT"] + 5,
+    )

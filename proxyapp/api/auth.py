@@ -27,8 +27,13 @@ def resolve_api_key() -> ApiKey | None:
     return g.api_key
 
 
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+
+
 def require_api_key() -> None:
     """Authenticate the request or raise 401 (bad key) / 403 (disabled account)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     if presented_key() is None:
         raise APIError(401, "Send your API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE)
     api_key = resolve_api_key()

@@ -21,3 +21,11 @@ def load_json_body(schema: Schema) -> dict[str, Any]:
         return schema.load(data)
     except ValidationError as error:
         raise APIError(422, "The request body is invalid; see details.", details=error.messages) from None
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    """The query string validated by the schema (unknown parameters rejected); 422 if invalid."""
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as error:
+        raise APIError(422, "The query string is invalid; see details.", details=error.messages) from None

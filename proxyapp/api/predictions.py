@@ -5,9 +5,17 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, url_for
 
 from proxyapp.api.auth import current_account, current_api_key
-from proxyapp.api.parsing import load_json_body
-from proxyapp.schemas import PredictionRequestSchema, PredictionSchema
-from proxyapp.services import predictions
+from proxyapp.api.headers import idempotency_key, is_cache_bypassed, requested_wait
+from proxyapp.api.parsing import load_json_body, load_query
+from proxyapp.models import PredictionKind
+from proxyapp.schemas import (
+    EmbeddingRequestSchema,
+    PredictionListQuerySchema,
+    PredictionPageSchema,
+    PredictionRequestSchema,
+    PredictionSchema,
+)
+from proxyapp.services import listing, predictions
 
 POLL_AFTER_SECONDS = 1
 
@@ -18,13 +26,36 @@ def _request_schema() -> PredictionRequestSchema:
 
 
 def create_prediction() -> tuple[Response, int, dict[str, str]]:
-    """Validate, store and enqueue a prediction; 202 with where to poll."""
-    payload = load_json_body(_request_schema())
-    prediction = predictions.create_prediction(current_api_key(), payload)
-    headers = {
-        "Location": url_for("api.get_prediction", prediction_id=prediction.id, _external=True),
-        "Retry-After": str(POLL_AFTER_SECONDS),
-    }
+    """Validate, store and enqueue a prediction; 202 with where to poll, 200 once it is finished.
+
+    `Prefer: wait=N` holds the request (and its web thread) until the prediction finishes
+    or N seconds pass; a repeated `Idempotency-Key` answers with the original prediction;
+    an identical earlier request is answered from the result cache (200, `cached: true`).
+    """
+    return _submit(load_json_body(_request_schema()), PredictionKind.PREDICTION)
+
+
+def create_embedding() -> tuple[Response, int, dict[str, str]]:
+    """Like create_prediction, for the upstream's /embeddings: the body is a history only."""
+    config = current_app.config
+    schema = EmbeddingRequestSchema(max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    return _submit(load_json_body(schema), PredictionKind.EMBEDDING)
+
+
+def _submit(payload: dict, kind: PredictionKind) -> tuple[Response, int, dict[str, str]]:
+    prediction, created = predictions.create_prediction(
+        current_api_key(), payload, idempotency_key(), kind=kind.value, use_cache=not is_cache_bypassed()
+    )
+    headers = {"Location": url_for("api.get_prediction", prediction_id=prediction.id, _external=True)}
+    wait = requested_wait()
+    if wait is not None:
+        prediction = predictions.wait_for_finish(prediction, wait)
+        headers["Preference-Applied"] = f"wait={wait}"
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    if prediction.state.is_terminal:
+        return jsonify(PredictionSchema().dump(prediction)), 200, headers
+    headers["Retry-After"] = str(POLL_AFTER_SECONDS)
     return jsonify(PredictionSchema().dump(prediction)), 202, headers
 
 
@@ -38,3 +69,10 @@ def cancel_prediction(prediction_id: str) -> Response:
     """Cancel the caller's queued or running prediction."""
     prediction = predictions.cancel_prediction(current_account(), prediction_id)
     return jsonify(PredictionSchema().dump(prediction))
+
+
+def list_predictions() -> Response:
+    """The caller's predictions, newest first: `?status=`, `?limit=` (≤100), `?cursor=`."""
+    query = load_query(PredictionListQuerySchema())
+    page = listing.list_predictions(current_account(), **query)
+    return jsonify(PredictionPageSchema().dump(page))

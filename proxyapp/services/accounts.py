@@ -1,19 +1,24 @@
-"""Accounts: registration and credential checks."""
+"""Accounts: registration, credential checks, password changes and deletion."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from proxyapp.extensions import db
-from proxyapp.models import User
+from proxyapp.models import Prediction, User, utcnow
+from proxyapp.services.audit import AuditAction, record_event
 from proxyapp.services.keys import IssuedKey, issue_key
-from proxyapp.services.passwords import hash_password, verify_password
+from proxyapp.services.passwords import hash_password, password_problem, verify_password
 
 FIRST_KEY_NAME = "default"
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+MIN_USERNAME_LENGTH = 3
+MAX_USERNAME_LENGTH = 32
 # Verifying against a real hash when the user is unknown keeps response times alike,
 # so timing does not reveal which usernames exist.
 _DUMMY_PASSWORD = "not-a-real-password-used-for-timing-only"
@@ -26,6 +31,14 @@ def _dummy_hash() -> str:
 
 class UsernameTaken(Exception):
     """Registration failed because the username is already in use."""
+
+
+class WrongPassword(Exception):
+    """The current password given to confirm an action is wrong."""
+
+
+class InvalidCredentials(ValueError):
+    """A username or password breaks the policy; the message says how."""
 
 
 @dataclass(frozen=True)
@@ -72,3 +85,56 @@ def authenticate(username: str, password: str) -> User | None:
         verify_password(_dummy_hash(), password)
         return None
     return user if verify_password(user.password_hash, password) else None
+
+
+def record_login(user: User) -> None:
+    """Remember when the user last signed in."""
+    user.last_login_at = utcnow()
+    db.session.commit()
+
+
+def _confirm_password(user: User, password: str) -> None:
+    if not verify_password(user.password_hash, password):
+        raise WrongPassword()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Set a new password (the current one required) and end the user's other sessions."""
+    _confirm_password(user, current_password)
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    db.session.commit()
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete the account (password required) with its keys, predictions and data."""
+    _confirm_password(user, password)
+    # Predictions have no ORM relationship to cascade through, so they go explicitly; the
+    # keys go with the user (relationship cascade), and audit rows keep only the name.
+    db.session.execute(delete(Prediction).where(Prediction.user_id == user.id))
+    db.session.delete(user)
+    db.session.commit()
+
+
+def username_problem(username: str) -> str | None:
+    """Why a username is unacceptable, or None."""
+    if not MIN_USERNAME_LENGTH <= len(username) <= MAX_USERNAME_LENGTH:
+        return f"Use between {MIN_USERNAME_LENGTH} and {MAX_USERNAME_LENGTH} characters."
+    if not re.match(USERNAME_PATTERN, username):
+        return "Use letters, digits, dots, dashes and underscores only."
+    return None
+
+
+def create_admin(username: str, password: str) -> User:
+    """Create an administrator account (no API key), recorded in the audit trail."""
+    problem = username_problem(username) or password_problem(password, username)
+    if problem:
+        raise InvalidCredentials(problem)
+    if username_exists(username):
+        raise UsernameTaken(username)
+    user = User(username=normalize_username(username), password_hash=hash_password(password), is_admin=True)
+    db.session.add(user)
+    db.session.flush()
+    record_event(None, AuditAction.ADMIN_CREATED, user)
+    db.session.commit()
+    return user

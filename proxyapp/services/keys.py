@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
@@ -87,7 +88,9 @@ def find_usable_key(presented: str) -> ApiKey | None:
     """The usable key matching a presented secret, or None (malformed keys cost no query)."""
     if not is_well_formed(presented):
         return None
-    api_key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(presented)))
+    # The owner is loaded in the same query: limits and the disabled check need no second one.
+    query = select(ApiKey).options(joinedload(ApiKey.user)).where(ApiKey.key_hash == hash_key(presented))
+    api_key = db.session.scalar(query)
     if api_key is None or not api_key.is_usable():
         return None
     return api_key

@@ -7,40 +7,122 @@ runs of the same job (RQ delivers at least once) can never overwrite a terminal 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from marshmallow import EXCLUDE, ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
-from proxyapp.models import ApiKey, Prediction, PredictionStatus, User, utcnow
+from proxyapp.metrics.shared import record_finished
+from proxyapp.models import (
+    ApiKey,
+    Prediction,
+    PredictionKind,
+    PredictionStatus,
+    User,
+    UTCDateTime,
+    new_prediction_id,
+    utcnow,
+)
 from proxyapp.queue import PREDICTION_JOB, get_queue
-from proxyapp.schemas import UpstreamPredictResponseSchema
+from proxyapp.schemas import UpstreamEmbeddingResponseSchema, UpstreamPredictResponseSchema
+from proxyapp.services import cache, idempotency, notify
 from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
+from proxyapp.services.usage import ensure_pending_capacity
 
 log = logging.getLogger(__name__)
 QUEUE_DOWN_RETRY_AFTER = 5
 
 
-def create_prediction(api_key: ApiKey, payload: dict[str, Any]) -> Prediction:
-    """Store a validated request and enqueue it; 503 (and no row left) if Redis is down."""
-    prediction = Prediction(user_id=api_key.user_id, api_key_id=api_key.id, input=payload)
+def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key: str | None = None, *,
+                      kind: str = PredictionKind.PREDICTION.value, use_cache: bool = True) -> tuple[Prediction, bool]:
+    """Store a validated request and enqueue it; returns the prediction and whether it is new.
+
+    A repeated idempotency key with the same body returns the original prediction instead
+    (422 with another body). A result-cache hit is stored already succeeded and never
+    queued. 503, and no row left, if Redis is down.
+    """
+    if idempotency_key:
+        # A Redis failure here stores nothing and becomes a 503 in the error handlers.
+        original = _original_prediction(api_key, idempotency_key, payload)
+        if original is not None:
+            return original, False
+    prediction = new_prediction(api_key, payload, kind=kind, use_cache=use_cache)
+    # Ids are kept in locals: reading an expired attribute would open a transaction (on
+    # SQLite a write lock) for as long as the Redis calls below take.
+    prediction_id, user_id, is_cached = prediction.id, api_key.user_id, bool(prediction.cached)
+    if not is_cached:
+        ensure_pending_capacity(api_key.user)
     db.session.add(prediction)
     db.session.commit()
     try:
-        enqueue_prediction(prediction.id)
+        # Recorded only after the commit, so a key in Redis always names a stored prediction.
+        if idempotency_key and not idempotency.record(user_id, idempotency_key, payload, prediction_id):
+            return _keep_concurrent_original(prediction, api_key, idempotency_key, payload), False
+        if not is_cached:
+            enqueue_prediction(prediction_id)
     except RedisError:
-        log.warning("queue unavailable; prediction not accepted", extra={"prediction_id": prediction.id})
-        db.session.delete(prediction)
-        db.session.commit()
-        raise APIError(
-            503,
-            "The job queue is unavailable; nothing was stored. Retry later.",
-            headers={"Retry-After": str(QUEUE_DOWN_RETRY_AFTER)},
-        ) from None
+        log.warning("queue unavailable; prediction not accepted", extra={"prediction_id": prediction_id})
+        _discard(prediction)
+        raise queue_unavailable() from None
+    return prediction, True
+
+
+def new_prediction(api_key: ApiKey, payload: dict[str, Any], *, kind: str, use_cache: bool,
+                   batch_id: str | None = None) -> Prediction:
+    """An unsaved prediction of the key's account; already succeeded when the result cache answers it."""
+    prediction = Prediction(id=new_prediction_id(), user_id=api_key.user_id, api_key_id=api_key.id,
+                            kind=kind, batch_id=batch_id, input=payload, cached=False)
+    output = cache.lookup(api_key.user_id, kind, payload) if use_cache else None
+    if output is not None:
+        cache.mark_hit(prediction, output)
+    return prediction
+
+
+def queue_unavailable() -> APIError:
+    """The 503 for a submission that could not be queued (nothing was stored)."""
+    return APIError(503, "The job queue is unavailable; nothing was stored. Retry later.",
+                    headers={"Retry-After": str(QUEUE_DOWN_RETRY_AFTER)})
+
+
+def _original_prediction(api_key: ApiKey, key: str, payload: dict[str, Any]) -> Prediction | None:
+    """The prediction this idempotency key created for the account, if it still exists."""
+    prediction_id = idempotency.recorded_prediction_id(api_key.user_id, key, payload)
+    if prediction_id is None:
+        return None
+    original = db.session.get(Prediction, prediction_id)
+    if original is None or original.user_id != api_key.user_id:
+        idempotency.forget(api_key.user_id, key, prediction_id)  # its submission was undone (503)
+        return None
+    return original
+
+
+def _keep_concurrent_original(mine: Prediction, api_key: ApiKey, key: str, payload: dict[str, Any]) -> Prediction:
+    """Another request with the same key recorded its prediction first: drop ours, answer with theirs."""
+    _discard(mine)
+    original = _original_prediction(api_key, key, payload)
+    if original is None:
+        raise APIError(409, "A request with this Idempotency-Key is still being processed; retry shortly.")
+    return original
+
+
+def _discard(prediction: Prediction) -> None:
+    """Delete a prediction that was never accepted."""
+    db.session.delete(prediction)
+    db.session.commit()
+
+
+def wait_for_finish(prediction: Prediction, seconds: float) -> Prediction:
+    """Hold until the prediction is terminal or `seconds` pass; the prediction as stored then."""
+    if not prediction.state.is_terminal:
+        prediction_id = prediction.id
+        db.session.commit()  # end the transaction: no connection (or SQLite lock) is held while waiting
+        notify.wait_until_announced(prediction_id, seconds)
+        db.session.refresh(prediction)
     return prediction
 
 
@@ -79,27 +161,35 @@ def _transition(prediction_id: str, allowed: set[PredictionStatus], **values: An
     return result.rowcount == 1
 
 
+def _finish(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -> bool:
+    """A transition into a terminal state; wakes the requests waiting for it."""
+    finished = _transition(prediction_id, allowed, **values)
+    if finished:
+        notify.announce_finished(prediction_id)
+        record_finished(values["status"], values.get("error_code"))
+    return finished
+
+
 def mark_running(prediction_id: str) -> bool:
-    """queued/running → running; False if the prediction is already terminal or gone."""
+    """queued/running → running, counting the run; False if the prediction is terminal or gone."""
     return _transition(
         prediction_id,
         {PredictionStatus.QUEUED, PredictionStatus.RUNNING},
         status=PredictionStatus.RUNNING.value,
-        started_at=utcnow(),
+        runs=Prediction.runs + 1,
+        # A re-run keeps the first start, so queue_ms measures the wait the client saw.
+        started_at=func.coalesce(Prediction.started_at, literal(utcnow(), UTCDateTime())),
     )
 
 
-def record_attempt(prediction_id: str) -> None:
-    """Count one upstream call for this prediction."""
-    db.session.execute(
-        update(Prediction).where(Prediction.id == prediction_id).values(attempts=Prediction.attempts + 1)
-    )
-    db.session.commit()
+def record_attempt(prediction_id: str) -> bool:
+    """Count one upstream call; False (nothing counted) if the prediction is no longer running."""
+    return _transition(prediction_id, {PredictionStatus.RUNNING}, attempts=Prediction.attempts + 1)
 
 
 def mark_succeeded(prediction_id: str, output: dict[str, Any], upstream_ms: int) -> bool:
     """running → succeeded with the output; False if it was canceled or finished meanwhile."""
-    return _transition(
+    return _finish(
         prediction_id,
         {PredictionStatus.RUNNING},
         status=PredictionStatus.SUCCEEDED.value,
@@ -111,7 +201,7 @@ def mark_succeeded(prediction_id: str, output: dict[str, Any], upstream_ms: int)
 
 def mark_failed(prediction_id: str, code: str, message: str, upstream_ms: int | None = None) -> bool:
     """queued/running → failed with a classified error; False if already terminal."""
-    return _transition(
+    return _finish(
         prediction_id,
         {PredictionStatus.QUEUED, PredictionStatus.RUNNING},
         status=PredictionStatus.FAILED.value,
@@ -122,24 +212,36 @@ def mark_failed(prediction_id: str, code: str, message: str, upstream_ms: int | 
     )
 
 
-def load_input(prediction_id: str) -> dict[str, Any]:
-    """The stored request body of a prediction, exactly as it goes upstream."""
-    return db.session.scalar(select(Prediction.input).where(Prediction.id == prediction_id))
+@dataclass(frozen=True)
+class JobRequest:
+    """What a job sends upstream, and whose request it is (for the result cache)."""
+
+    user_id: int
+    kind: str
+    body: dict[str, Any]
 
 
-def validated_output(body: dict[str, Any]) -> dict[str, Any]:
-    """The part of an upstream answer we store, checked against the response schema."""
+def load_request(prediction_id: str) -> JobRequest:
+    """The stored request of a prediction: its account, kind and body exactly as it goes upstream."""
+    row = db.session.execute(
+        select(Prediction.user_id, Prediction.kind, Prediction.input).where(Prediction.id == prediction_id)
+    ).one()
+    return JobRequest(user_id=row.user_id, kind=row.kind, body=row.input)
+
+
+def validated_output(body: dict[str, Any], kind: str = PredictionKind.PREDICTION.value) -> dict[str, Any]:
+    """The part of an upstream answer we store, checked against the kind's response schema."""
+    schema = UpstreamEmbeddingResponseSchema() if kind == PredictionKind.EMBEDDING else UpstreamPredictResponseSchema()
     try:
-        loaded = UpstreamPredictResponseSchema().load(body, unknown=EXCLUDE)
+        return schema.load(body, unknown=EXCLUDE)
     except ValidationError:
         raise UpstreamError(UpstreamErrorCode.BAD_RESPONSE, "The upstream answered with an unexpected body.") from None
-    return {"predictions": loaded["predictions"]}
 
 
 def cancel_prediction(user: User, prediction_id: str) -> Prediction:
     """Cancel a queued or running prediction; 409 if it already finished."""
     prediction = get_owned_prediction(user, prediction_id)
-    canceled = _transition(
+    canceled = _finish(
         prediction_id,
         {PredictionStatus.QUEUED, PredictionStatus.RUNNING},
         status=PredictionStatus.CANCELED.value,

@@ -11,6 +11,8 @@ from typing import Any
 
 import requests
 
+from proxyapp.metrics.shared import observe_upstream_call
+
 log = logging.getLogger(__name__)
 
 
@@ -24,6 +26,7 @@ class UpstreamErrorCode(str, Enum):
     TIMEOUT = "upstream_timeout"
     CONNECTION = "upstream_connection_error"
     BAD_RESPONSE = "upstream_bad_response"
+    CIRCUIT_OPEN = "upstream_circuit_open"  # not sent: the upstream has been failing for everyone
 
 
 TRANSIENT_CODES = frozenset(
@@ -84,18 +87,27 @@ class UpstreamClient:
             max_response_bytes=config["UPSTREAM_MAX_RESPONSE_BYTES"],
         )
 
-    def predict(self, body: dict[str, Any]) -> UpstreamResult:
-        """POST /predict; raises UpstreamError on any failure."""
-        return self._post("/predict", body)
+    def predict(self, body: dict[str, Any], *, within: float | None = None) -> UpstreamResult:
+        """POST /predict, giving up after `within` seconds if sooner than the timeouts."""
+        with observe_upstream_call():
+            return self._post("/predict", body, within)
 
-    def embed(self, body: dict[str, Any]) -> UpstreamResult:
-        """POST /embeddings; raises UpstreamError on any failure."""
-        return self._post("/embeddings", body)
+    def embed(self, body: dict[str, Any], *, within: float | None = None) -> UpstreamResult:
+        """POST /embeddings, giving up after `within` seconds if sooner than the timeouts."""
+        return self._post("/embeddings", body, within)
 
-    def _post(self, path: str, body: dict[str, Any]) -> UpstreamResult:
+    def _timeouts(self, within: float | None) -> tuple[float, float]:
+        """The (connect, read) timeouts, shortened so a call cannot outlast a retry deadline."""
+        if within is None:
+            return self.timeout
+        limit = max(within, 0.1)
+        return min(self.timeout[0], limit), min(self.timeout[1], limit)
+
+    def _post(self, path: str, body: dict[str, Any], within: float | None = None) -> UpstreamResult:
         started = time.monotonic()
+        timeout = self._timeouts(within)
         try:
-            with self.session.post(self.base_url + path, json=body, timeout=self.timeout, stream=True) as response:
+            with self.session.post(self.base_url + path, json=body, timeout=timeout, stream=True) as response:
                 content = self._read_capped(response)
                 elapsed_ms = int((time.monotonic() - started) * 1000)
                 self._raise_for_status(response, content, elapsed_ms)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date
 from typing import Any
 
 from flask import current_app
+from limits import parse
 from sqlalchemy import func, select
 
-from proxyapp.extensions import db
-from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User
+from proxyapp.errors import APIError
+from proxyapp.extensions import db, limiter
+from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User, utcnow
+from proxyapp.queue import get_redis
+
+SUBMIT_ACCOUNT_SCOPE = "submit-account"
+DAILY_COUNTER_TTL_SECONDS = 2 * 24 * 3600
+RECENT_FOR_ESTIMATE = 20
+DEFAULT_WAIT_SECONDS = 5
+MAX_WAIT_SECONDS = 300
 
 
 def effective_rate_limit(user: User) -> str:
@@ -21,6 +32,40 @@ def effective_max_pending(user: User) -> int:
     return user.max_pending if user.max_pending is not None else current_app.config["MAX_PENDING"]
 
 
+def pending_count(user: User) -> int:
+    """Queued plus running predictions of the account."""
+    query = select(func.count()).select_from(Prediction).where(
+        Prediction.user_id == user.id, Prediction.status.in_([status.value for status in PENDING_STATUSES])
+    )
+    return db.session.scalar(query) or 0
+
+
+def estimated_wait_seconds(user: User) -> int:
+    """How long one of the account's predictions recently took end to end (median of the last 20)."""
+    rows = db.session.execute(
+        select(Prediction.created_at, Prediction.completed_at)
+        .where(Prediction.user_id == user.id, Prediction.completed_at.is_not(None))
+        .order_by(Prediction.completed_at.desc())
+        .limit(RECENT_FOR_ESTIMATE)
+    ).all()
+    if not rows:
+        return DEFAULT_WAIT_SECONDS
+    durations = sorted((completed - created).total_seconds() for created, completed in rows)
+    return min(MAX_WAIT_SECONDS, max(1, math.ceil(durations[len(durations) // 2])))
+
+
+def ensure_pending_capacity(user: User, count: int = 1) -> None:
+    """429 `too_many_pending` when `count` more would exceed the account's cap of queued+running predictions."""
+    cap = effective_max_pending(user)
+    if pending_count(user) + count > cap:
+        raise APIError(
+            429,
+            f"You already have {cap} predictions queued or running; wait for some to finish.",
+            error_code="too_many_pending",
+            headers={"Retry-After": str(estimated_wait_seconds(user))},
+        )
+
+
 def predictions_by_status(user: User) -> dict[str, int]:
     """Count of the account's predictions per status (every status present, zeros included)."""
     rows = db.session.execute(
@@ -29,6 +74,29 @@ def predictions_by_status(user: User) -> dict[str, int]:
     counts = {status.value: 0 for status in PredictionStatus}
     counts.update({status: count for status, count in rows})
     return counts
+
+
+def _daily_counter(user_id: int, day: date) -> str:
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:usage:{user_id}:{day.isoformat()}"
+
+
+def record_request(user: User) -> None:
+    """Count one API request of the account towards today's figure."""
+    pipe = get_redis().pipeline()
+    counter = _daily_counter(user.id, utcnow().date())
+    pipe.incr(counter)
+    pipe.expire(counter, DAILY_COUNTER_TTL_SECONDS)
+    pipe.execute()
+
+
+def request_usage(user: User) -> dict[str, Any]:
+    """Submissions in the account's current window, and API requests today (UTC)."""
+    window_limit = effective_rate_limit(user)
+    item = parse(window_limit)
+    args = [current_app.config["RATELIMIT_KEY_PREFIX"], f"account:{user.id}", SUBMIT_ACCOUNT_SCOPE]
+    _, remaining = limiter.limiter.get_window_stats(item, *args)
+    today = get_redis().get(_daily_counter(user.id, utcnow().date()))
+    return {"window_used": item.amount - remaining, "window_limit": window_limit, "today": int(today or 0)}
 
 
 def account_summary(user: User, api_key: ApiKey | None = None) -> dict[str, Any]:
@@ -43,6 +111,7 @@ def account_summary(user: User, api_key: ApiKey | None = None) -> dict[str, Any]
             "max_pending": effective_max_pending(user),
         },
         "usage": {
+            "requests": request_usage(user),
             "pending": sum(by_status[status.value] for status in PENDING_STATUSES),
             "predictions": by_status,
         },

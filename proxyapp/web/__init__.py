@@ -1,24 +1,33 @@
 """Web pages with cookie sessions and CSRF-protected forms; its routing table."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
-from proxyapp.extensions import limiter
-from proxyapp.web import views
+from proxyapp.ratelimits import add_rate_limit_headers
+from proxyapp.web import account, views
+from proxyapp.web.formatting import focus_field, format_duration, format_time
+from proxyapp.web.sessions import configure_sessions, no_store
+from proxyapp.web.throttle import login_limit, per_ip_and_username, register_limit
+
+__all__ = ["bp", "configure_sessions"]
 
 bp = Blueprint("web", __name__)
-
-
-def _register_limit() -> str:
-    """Registration attempts per client IP (mass sign-up farms keys)."""
-    return current_app.config["REGISTER_RATE_LIMIT"]
-
+bp.after_request(no_store)
+bp.after_request(add_rate_limit_headers)  # Retry-After on the 429 page of the limited forms
+bp.add_app_template_filter(format_time, "time")
+bp.add_app_template_filter(format_duration, "duration")
+bp.add_app_template_filter(focus_field)
 
 bp.add_url_rule("/", view_func=views.index)
-bp.add_url_rule(
-    "/register",
-    view_func=limiter.limit(_register_limit, methods=["POST"])(views.register),
-    methods=["GET", "POST"],
-)
-bp.add_url_rule("/login", view_func=views.login, methods=["GET", "POST"])
+bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
+bp.add_url_rule("/login", view_func=per_ip_and_username(login_limit, views.login), methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
-bp.add_url_rule("/account", view_func=views.account)
+
+bp.add_url_rule("/account", view_func=account.account)
+bp.add_url_rule("/account/keys", view_func=account.create_key, methods=["POST"])
+bp.add_url_rule("/account/keys/<int:key_id>/revoke", view_func=account.revoke_key, methods=["POST"])
+bp.add_url_rule("/account/keys/<int:key_id>/rotate", view_func=account.rotate_key, methods=["POST"])
+bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
+bp.add_url_rule("/account/password", view_func=per_ip_and_username(login_limit, account.password),
+                methods=["GET", "POST"])
+bp.add_url_rule("/account/delete", view_func=per_ip_and_username(login_limit, account.delete),
+                methods=["GET", "POST"])

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
-from proxyapp.services.accounts import username_exists
+from proxyapp.services.accounts import (
+    MAX_USERNAME_LENGTH,
+    MIN_USERNAME_LENGTH,
+    USERNAME_PATTERN,
+    normalize_username,
+    username_exists,
+)
 from proxyapp.services.passwords import MAX_PASSWORD_LENGTH, password_problem
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+MAX_KEY_NAME_LENGTH = 64
+
+
+def _new_password_field(label: str) -> PasswordField:
+    return PasswordField(label, validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+                         render_kw={"autocomplete": "new-password"})
+
+
+def _current_password_field(label: str = "Current password") -> PasswordField:
+    return PasswordField(label, validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+                         render_kw={"autocomplete": "current-password"})
+
+
+def _check_new_password(password: str, username: str) -> None:
+    problem = password_problem(password or "", username or "")
+    if problem:
+        raise ValidationError(problem)
 
 
 class RegistrationForm(FlaskForm):
@@ -19,15 +42,14 @@ class RegistrationForm(FlaskForm):
         "Username",
         validators=[
             DataRequired(),
-            Length(min=3, max=32),
+            Length(min=MIN_USERNAME_LENGTH, max=MAX_USERNAME_LENGTH),
             Regexp(USERNAME_PATTERN, message="Use letters, digits, dots, dashes and underscores only."),
         ],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     email = EmailField("Email (optional)", validators=[Optional(), Length(max=254)],
                        render_kw={"autocomplete": "email"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
-                             render_kw={"autocomplete": "new-password"})
+    password = _new_password_field("Password")
     confirm = PasswordField(
         "Repeat password",
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
@@ -41,9 +63,7 @@ class RegistrationForm(FlaskForm):
 
     def validate_password(self, field: PasswordField) -> None:
         """Length and commonness per the password policy."""
-        problem = password_problem(field.data or "", self.username.data or "")
-        if problem:
-            raise ValidationError(problem)
+        _check_new_password(field.data, self.username.data)
 
 
 class LoginForm(FlaskForm):
@@ -55,5 +75,38 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-class ConfirmForm(FlaskForm):
-    """An empty form: a CSRF token for POST-only actions such as logout."""
+class KeyNameForm(FlaskForm):
+    """The name of a new API key."""
+
+    name = StringField("Key name", validators=[DataRequired(), Length(max=MAX_KEY_NAME_LENGTH)],
+                       render_kw={"autocomplete": "off", "placeholder": "e.g. production, laptop, ci"})
+
+
+class ChangePasswordForm(FlaskForm):
+    """The current password, and the new one twice."""
+
+    current_password = _current_password_field()
+    new_password = _new_password_field("New password")
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("new_password", message="The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def validate_new_password(self, field: PasswordField) -> None:
+        """The password policy, as at registration."""
+        _check_new_password(field.data, current_user.username)
+
+
+class DeleteAccountForm(FlaskForm):
+    """The password and the username typed out: deletion cannot be undone."""
+
+    confirm_username = StringField("Type your username to confirm", validators=[DataRequired()],
+                                   render_kw={"autocomplete": "off", "autocapitalize": "none",
+                                              "spellcheck": "false"})
+    password = _current_password_field("Your password")
+
+    def validate_confirm_username(self, field: StringField) -> None:
+        """The typed username must be the signed-in one."""
+        if normalize_username(field.data or "") != current_user.username:
+            raise ValidationError("This is not your username.")

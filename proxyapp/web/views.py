@@ -1,18 +1,23 @@
-"""Pages: landing, registration, login/logout, account."""
+"""Public pages: landing, registration, sign-in and sign-out."""
 
 from __future__ import annotations
 
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask import Response, flash, make_response, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
 
-from proxyapp.models import User
 from proxyapp.services.accounts import UsernameTaken, authenticate, register_user
 from proxyapp.services.keys import IssuedKey
-from proxyapp.services.usage import account_summary
+from proxyapp.services.keyring import Rotation
 from proxyapp.web.forms import LoginForm, RegistrationForm
+from proxyapp.web.sessions import end_session, safe_next, start_session
 
 INVALID_LOGIN = "Unknown username or wrong password."
+DISABLED_LOGIN = "This account is disabled. Contact the administrator."
+
+
+def form_status() -> int:
+    """200 for a fresh form, 422 for a submitted one that is being shown again with errors."""
+    return 200 if request.method == "GET" else 422
 
 
 def index() -> str:
@@ -29,44 +34,33 @@ def register() -> ResponseReturnValue:
         except UsernameTaken:
             form.username.errors.append("This username is taken.")
         else:
-            _start_session(registration.user)
+            start_session(registration.user)
             return show_new_key(registration.first_key, first=True)
-    return render_template("register.html", form=form), 200 if request.method == "GET" else 422
+    return render_template("register.html", form=form), form_status()
 
 
-def show_new_key(issued: IssuedKey, *, first: bool = False) -> Response:
+def show_new_key(issued: IssuedKey, *, first: bool = False, rotation: Rotation | None = None) -> Response:
     """The one page that ever shows a key's secret; never cached."""
-    response = make_response(render_template("key_created.html", issued=issued, first=first))
+    page = render_template("key_created.html", issued=issued, first=first, rotation=rotation)
+    response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def login() -> ResponseReturnValue:
-    """Sign in with username and password."""
+    """Sign in with username and password; same message for unknown user and wrong password."""
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None and user.is_active:
-            _start_session(user)
-            return redirect(url_for("web.account"))
-        form.password.errors.append(INVALID_LOGIN)
-    return render_template("login.html", form=form), 200 if request.method == "GET" else 422
+            start_session(user)
+            return redirect(safe_next(request.args.get("next")) or url_for("web.account"))
+        form.password.errors.append(INVALID_LOGIN if user is None else DISABLED_LOGIN)
+    return render_template("login.html", form=form), form_status()
 
 
 def logout() -> Response:
     """End the session (POST with CSRF token only)."""
-    logout_user()
-    flash("You are signed out.")
+    end_session()
+    flash("You are signed out.", "info")
     return redirect(url_for("web.index"))
-
-
-@login_required
-def account() -> str:
-    """The account page: keys and usage."""
-    return render_template("account.html", summary=account_summary(current_user))
-
-
-def _start_session(user: User) -> None:
-    """Sign the user in on a fresh session (no fixation across login)."""
-    session.clear()
-    login_user(user, remember=False)

@@ -23,15 +23,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """The running stack, on SQLite and on PostgreSQL; logs are printed if it fails to start."""
     workdir = Path(tmp_path_factory.mktemp("stack"))
     with temporary_database(request.param, workdir) as database_url:
-        running = Stack(workdir, redis_url, database_url=database_url)
-        try:
-            running.start()
-        except Exception:
-            running.stop()
-            print(running.logs())
-            raise
-        yield running
-        running.stop()
+        with Stack(workdir, redis_url, database_url=database_url) as running:
+            yield running
 
 
 def register_over_http(base_url: str, username: str, password: str = PASSWORD) -> tuple[requests.Session, str]:

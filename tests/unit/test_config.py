@@ -18,6 +18,7 @@ from config import (
 from tests.stack import ROOT
 
 PRODUCTION = {
+    "DATA_ENCRYPTION_KEY": "lIHy5ZZ6OBMkzHUJcc2DO6z5r4Z-bEmb0S_YWbE5pQE=",
     "APP_ENV": "production",
     "SECRET_KEY": "s" * 48,
     "DATABASE_URL": "postgresql+psycopg://proxy@db/proxy",
@@ -47,7 +48,9 @@ def test_complete_production_config_loads():
     assert config.PREFERRED_URL_SCHEME == "https"
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "UPSTREAM_URL", "UPSTREAM_API_KEY"])
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", "DATABASE_URL", "DATA_ENCRYPTION_KEY", "REDIS_URL", "UPSTREAM_URL", "UPSTREAM_API_KEY"]
+)
 def test_production_refuses_missing_required_variable(name):
     env = {key: value for key, value in PRODUCTION.items() if key != name}
     with pytest.raises(ConfigError, match=name):

@@ -1,0 +1,16 @@
+"""Admin pages (administrators only): accounts, their limits, the audit trail; routing table."""
+
+from flask import Blueprint
+
+from proxyapp.admin import views
+from proxyapp.web.sessions import no_store
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(views.require_admin)
+bp.after_request(no_store)
+
+bp.add_url_rule("", view_func=views.index)
+bp.add_url_rule("/users/<int:user_id>", view_func=views.user)
+bp.add_url_rule("/users/<int:user_id>/disable", view_func=views.disable, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/enable", view_func=views.enable, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/limits", view_func=views.limits, methods=["POST"])

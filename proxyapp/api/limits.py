@@ -1,0 +1,91 @@
+"""The API's rate-limit windows: per key and per account, submissions and polls apart.
+
+Every /v1 request with a valid key counts against two moving windows, one for the key and
+one for the account, so more keys never mean more quota. Requests without a valid key
+count only against a per-IP window and create no per-key state. Flask-Limiter checks
+limits in `before_request`, before the API's own authentication, so the key functions
+resolve the key themselves (once per request, cached in `g`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from flask_limiter.util import get_remote_address
+from limits.errors import StorageError
+from redis.exceptions import RedisError
+
+from proxyapp.api.auth import resolve_api_key
+from proxyapp.extensions import limiter
+from proxyapp.schemas import MAX_BATCH_SIZE
+from proxyapp.services.usage import SUBMIT_ACCOUNT_SCOPE, effective_rate_limit, record_request
+
+log = logging.getLogger(__name__)
+
+
+def _has_key() -> bool:
+    return resolve_api_key() is not None
+
+
+def _anonymous() -> bool:
+    return resolve_api_key() is None
+
+
+def _key_identity() -> str:
+    return f"key:{resolve_api_key().id}"
+
+
+def _account_identity() -> str:
+    return f"account:{resolve_api_key().user_id}"
+
+
+def submission_limit() -> str:
+    """The submission window of the caller's account (admin override or RATE_LIMIT)."""
+    api_key = resolve_api_key()
+    return effective_rate_limit(api_key.user) if api_key else current_app.config["RATE_LIMIT"]
+
+
+def poll_limit() -> str:
+    """The window for GETs under /v1 (POLL_RATE_LIMIT)."""
+    return current_app.config["POLL_RATE_LIMIT"]
+
+
+def anonymous_limit() -> str:
+    """The per-IP window for requests without a valid key."""
+    return current_app.config["ANONYMOUS_RATE_LIMIT"]
+
+
+def submission_cost() -> int:
+    """What a POST costs: a batch one per item (1..MAX_BATCH_SIZE), anything else 1."""
+    if request.endpoint != "api.create_batch":
+        return 1
+    body = request.get_json(silent=True)
+    items = body.get("predictions") if isinstance(body, dict) else None
+    # Bounded both ways: an empty or malformed batch still costs a request, a huge one no more than the cap.
+    return min(max(len(items), 1), MAX_BATCH_SIZE) if isinstance(items, list) else 1
+
+
+def limit_api(bp: Blueprint) -> None:
+    """Attach the API's windows to every route of the blueprint (counters shared across routes)."""
+    windows = [
+        ("submit-key", submission_limit, _key_identity, ["POST"], _anonymous, submission_cost),
+        (SUBMIT_ACCOUNT_SCOPE, submission_limit, _account_identity, ["POST"], _anonymous, submission_cost),
+        ("poll-key", poll_limit, _key_identity, ["GET"], _anonymous, 1),
+        ("poll-account", poll_limit, _account_identity, ["GET"], _anonymous, 1),
+        ("anonymous", anonymous_limit, get_remote_address, None, _has_key, 1),
+    ]
+    for scope, value, key_func, methods, exempt_when, cost in windows:
+        limiter.shared_limit(value, scope=scope, key_func=key_func, methods=methods, exempt_when=exempt_when,
+                             cost=cost)(bp)
+
+
+def count_request(response: Response) -> Response:
+    """Count an authenticated API request towards the account's daily usage."""
+    api_key = resolve_api_key()
+    if api_key is not None and response.status_code != 503:  # 503: Redis is already known to be down
+        try:
+            record_request(api_key.user)
+        except (RedisError, StorageError):
+            log.warning("could not count a request towards daily usage")
+    return response

@@ -1,0 +1,138 @@
+"""Command-line tools (`flask --app proxyapp users|data|predictions|purge …`), added to the app by create_app."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from limits import parse_many
+
+from proxyapp.admin.forms import MAX_PENDING_CAP
+from proxyapp.crypto import reencrypt_all
+from proxyapp.models import User
+from proxyapp.ops.commands import predictions, purge_command
+from proxyapp.services import admin
+from proxyapp.services.accounts import InvalidCredentials, UsernameTaken, create_admin, find_user
+
+users = AppGroup("users", help="Manage accounts.")
+
+
+def _password_from(stdin: bool) -> str:
+    """The new password: the first line of standard input, or asked for twice without echo."""
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create-admin")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def create_admin_command(username: str, password_stdin: bool) -> None:
+    """Create an administrator account named USERNAME (asks for the password)."""
+    try:
+        user = create_admin(username, _password_from(password_stdin))
+    except UsernameTaken:
+        raise click.ClickException(f"the username {username!r} is taken") from None
+    except InvalidCredentials as problem:
+        raise click.ClickException(str(problem)) from None
+    click.echo(f"Created administrator {user.username}.")
+
+
+def _account(username: str) -> User:
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"no account named {username!r}")
+    return user
+
+
+def _describe(user: User) -> str:
+    role = "admin" if user.is_admin else "user"
+    status = "disabled" if user.is_disabled else "active"
+    pending = "default" if user.max_pending is None else user.max_pending
+    return f"{user.id:>6}  {user.username:<24} {role:<5}  {status:<8}  {user.rate_limit or 'default':<20} {pending}"
+
+
+@users.command("list")
+@click.option("--search", default="", help="Only usernames containing this text.")
+def list_command(search: str) -> None:
+    """List accounts with their status and limits."""
+    click.echo(f"{'id':>6}  {'username':<24} {'role':<5}  {'status':<8}  {'rate limit':<20} pending cap")
+    page, more = 1, True
+    while more:
+        batch = admin.list_users(search, page)
+        for user in batch.items:
+            click.echo(_describe(user))
+        page, more = page + 1, batch.has_next
+
+
+@users.command("disable")
+@click.argument("username")
+def disable_command(username: str) -> None:
+    """Disable an account (audited).
+
+    USERNAME can no longer sign in and every one of its keys gets 403.
+    """
+    admin.set_disabled(None, _account(username), True)
+    click.echo(f"{username} is disabled.")
+
+
+@users.command("enable")
+@click.argument("username")
+def enable_command(username: str) -> None:
+    """Re-enable a disabled account (audited)."""
+    admin.set_disabled(None, _account(username), False)
+    click.echo(f"{username} is enabled.")
+
+
+def _rate_limit(value: str) -> str | None:
+    if value == "default":
+        return None
+    try:
+        parse_many(value)
+    except ValueError:
+        raise click.BadParameter("write a limit such as 100/minute or 1000/hour;50/minute") from None
+    return value
+
+
+def _max_pending(value: str) -> int | None:
+    if value == "default":
+        return None
+    if not value.isdigit() or int(value) > MAX_PENDING_CAP:
+        raise click.BadParameter(f"a whole number from 0 to {MAX_PENDING_CAP}, or default")
+    return int(value)
+
+
+@users.command("set-limit")
+@click.argument("username")
+@click.option("--rate-limit", help="Per key and per account, e.g. 100/minute; `default` for RATE_LIMIT.")
+@click.option("--max-pending", help="Queued + running predictions; `default` for MAX_PENDING.")
+def set_limit_command(username: str, rate_limit: str | None, max_pending: str | None) -> None:
+    """Set an account's limits (audited)."""
+    if rate_limit is None and max_pending is None:
+        raise click.UsageError("give --rate-limit, --max-pending or both")
+    user = _account(username)
+    new_rate = user.rate_limit if rate_limit is None else _rate_limit(rate_limit)
+    new_pending = user.max_pending if max_pending is None else _max_pending(max_pending)
+    admin.set_limits(None, user, new_rate, new_pending)
+    click.echo(f"{username}: rate limit {new_rate or 'default'}, pending cap "
+               f"{'default' if new_pending is None else new_pending}.")
+
+
+data = AppGroup("data", help="Manage stored patient data.")
+
+
+@data.command("reencrypt")
+def reencrypt_command() -> None:
+    """Rewrite all stored inputs and outputs under the first DATA_ENCRYPTION_KEY (after a rotation)."""
+    click.echo(f"Re-encrypted {reencrypt_all()} predictions under the newest key.")
+
+
+def register_commands(app: Flask) -> None:
+    """Add the command groups to the app's `flask` command."""
+    app.cli.add_command(users)
+    app.cli.add_command(data)
+    app.cli.add_command(predictions)
+    app.cli.add_command(purge_command)

@@ -1,0 +1,55 @@
+"""Rate-limit plumbing shared by the API and the pages: limit validation and response headers."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, Response
+from flask_limiter import RequestLimit
+from limits import parse_many
+
+from config import ConfigError
+from proxyapp.extensions import limiter
+
+
+def _tightest(limits: list[RequestLimit]) -> RequestLimit:
+    """The applied limit with the least remaining (ties: the one that resets last)."""
+    return min(limits, key=lambda lim: (lim.remaining, -lim.window.reset_time))
+
+
+def _policy_name(lim: RequestLimit) -> str:
+    return str(lim.request_args[-1]).rsplit(":", 1)[-1] if lim.shared else "default"
+
+
+def add_rate_limit_headers(response: Response) -> Response:
+    """X-RateLimit-* for the tightest applied limit, the IETF RateLimit fields, Retry-After on 429."""
+    applied = limiter.current_limits
+    if not applied or response.status_code == 503:
+        return response
+    tightest = _tightest(applied)
+    now = time.time()
+    reset_at = tightest.window.reset_time  # Flask-Limiter's reset_at adds a second on top
+    reset_in = max(0, math.ceil(reset_at - now))
+    response.headers["X-RateLimit-Limit"] = str(tightest.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = str(max(0, tightest.remaining))
+    response.headers["X-RateLimit-Reset"] = str(math.ceil(reset_at))
+    response.headers["RateLimit-Policy"] = ", ".join(
+        f'"{_policy_name(lim)}";q={lim.limit.amount};w={lim.limit.get_expiry()}' for lim in applied
+    )
+    response.headers["RateLimit"] = f'"{_policy_name(tightest)}";r={max(0, tightest.remaining)};t={reset_in}'
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(max(1, reset_in))
+    return response
+
+
+def validate_limits(app: Flask) -> None:
+    """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
+    for name in ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT",
+                 "LOGIN_RATE_LIMIT"):
+        try:
+            parse_many(app.config[name])
+        except ValueError:
+            raise ConfigError(f"{name} must look like '100/minute', got {app.config[name]!r}") from None
+
+

@@ -1,0 +1,61 @@
+"""Administrators' actions on accounts; each one is written to the audit trail."""
+
+from __future__ import annotations
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import select
+
+from proxyapp.errors import APIError
+from proxyapp.extensions import db
+from proxyapp.models import User
+from proxyapp.services.audit import AuditAction, record_event
+
+USERS_PER_PAGE = 25
+
+
+class AdminActionRefused(Exception):
+    """An admin action that would do harm (e.g. locking oneself out); the message says why."""
+
+
+def list_users(search: str = "", page: int = 1, per_page: int = USERS_PER_PAGE) -> Pagination:
+    """One page of accounts, by username, optionally filtered by a username fragment."""
+    query = select(User).order_by(User.username)
+    if search.strip():
+        query = query.where(User.username.contains(search.strip().lower(), autoescape=True))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def get_user(user_id: int) -> User:
+    """The account with this id; 404 if there is none."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise APIError(404, "No account with this id.")
+    return user
+
+
+def set_disabled(actor: User | None, target: User, disabled: bool) -> None:
+    """Disable (no login; keys get 403) or re-enable an account; actor None is the command line."""
+    if actor is not None and actor.id == target.id:
+        raise AdminActionRefused("You cannot disable or enable your own account.")
+    if target.is_disabled == disabled:
+        return
+    target.is_disabled = disabled
+    record_event(actor, AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED, target)
+    db.session.commit()
+
+
+def set_limits(actor: User | None, target: User, rate_limit: str | None, max_pending: int | None) -> None:
+    """Set the account's rate limit and pending cap (None: the configured default; actor None: the CLI)."""
+    changes = {
+        name: {"from": before, "to": after}
+        for name, before, after in (
+            ("rate_limit", target.rate_limit, rate_limit),
+            ("max_pending", target.max_pending, max_pending),
+        )
+        if before != after
+    }
+    if not changes:
+        return
+    target.rate_limit, target.max_pending = rate_limit, max_pending
+    record_event(actor, AuditAction.LIMITS_CHANGED, target, changes)
+    db.session.commit()

@@ -1,0 +1,91 @@
+"""A circuit breaker for the upstream, shared by every worker through Redis.
+
+Closed: calls go through and consecutive failures are counted. After
+`CIRCUIT_FAILURE_THRESHOLD` of them the circuit opens: for `CIRCUIT_OPEN_SECONDS` no
+call is made at all. Then it is half-open: exactly one worker may probe; a success
+closes the circuit, a failure opens it again. Redis trouble never blocks the upstream:
+the breaker then lets calls through (fails open) and says so in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
+
+log = logging.getLogger(__name__)
+
+# Failures that say the upstream is down; 4xx and 429 show it alive and answering.
+TRIPPING_CODES = frozenset({UpstreamErrorCode.SERVER_ERROR, UpstreamErrorCode.TIMEOUT, UpstreamErrorCode.CONNECTION})
+
+
+class CircuitOpenError(UpstreamError):
+    """The call was not made: the circuit is open, or another worker is probing."""
+
+    def __init__(self) -> None:
+        super().__init__(UpstreamErrorCode.CIRCUIT_OPEN,
+                         "The upstream is failing; the prediction was not sent to it. Please retry later.")
+
+
+class CircuitBreaker:
+    """Consecutive-failure breaker whose state lives in Redis under `key_prefix`."""
+
+    def __init__(self, redis: Redis, key_prefix: str, *, threshold: int, open_seconds: float,
+                 probe_seconds: float) -> None:
+        self.redis = redis
+        self.failures_key = f"{key_prefix}:failures"
+        self.open_key = f"{key_prefix}:open"
+        self.probe_key = f"{key_prefix}:probe"
+        self.threshold = threshold
+        self.open_ms = max(1, int(open_seconds * 1000))
+        self.probe_ms = max(1, int(probe_seconds * 1000))
+        # Failures older than this are forgotten, but only well after a half-open probe could run.
+        self.memory_ms = 2 * self.open_ms + self.probe_ms
+
+    def before_call(self) -> None:
+        """Raise CircuitOpenError unless a call may be made now."""
+        state = self._safely(lambda: self.redis.mget(self.open_key, self.failures_key), None)
+        if state is None:
+            return
+        is_open, failures = state
+        if is_open:
+            raise CircuitOpenError()
+        if int(failures or 0) >= self.threshold:
+            if not self._safely(lambda: self.redis.set(self.probe_key, "1", nx=True, px=self.probe_ms), True):
+                raise CircuitOpenError()
+            log.info("upstream circuit half-open: probing with one call")
+
+    def record(self, error: UpstreamError | None) -> None:
+        """Count the outcome of a call that was made (None means it succeeded)."""
+        if error is None or error.code not in TRIPPING_CODES:
+            if error is None or error.code is not UpstreamErrorCode.RATE_LIMITED:
+                self._safely(self._close, None)
+            return
+        self._safely(self._count_failure, None)
+
+    def _close(self) -> None:
+        with self.redis.pipeline() as pipe:
+            removed = pipe.delete(self.failures_key, self.probe_key).execute()[0]
+        if removed == 2:
+            log.warning("upstream circuit closed: the probe call succeeded")
+
+    def _count_failure(self) -> None:
+        with self.redis.pipeline() as pipe:
+            failures = pipe.incr(self.failures_key).pexpire(self.failures_key, self.memory_ms).execute()[0]
+        if failures >= self.threshold and self.redis.set(self.open_key, "1", nx=True, px=self.open_ms):
+            self.redis.delete(self.probe_key)
+            log.error("upstream circuit opened after %d consecutive failures; no calls for %.0f s",
+                      failures, self.open_ms / 1000)
+
+    @staticmethod
+    def _safely(action: Callable[[], Any], fallback: Any) -> Any:
+        try:
+            return action()
+        except RedisError as error:
+            log.warning("circuit breaker state unavailable (%s); letting the call through", type(error).__name__)
+            return fallback

@@ -1,0 +1,63 @@
+"""Readiness: can this deployment accept a prediction and run it right now?
+
+Four checks: the database answers, Redis answers, at least one worker is alive on the
+prediction queue, and the upstream circuit is not open. Each reports JSON detail and
+never an exception message (they can carry hosts, ports and credentials).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from proxyapp.extensions import db
+from proxyapp.queue import get_redis
+from proxyapp.services.deployment import SOURCE_ERRORS, CircuitState, circuit_state, live_workers
+
+Check = dict[str, Any]
+
+
+def check_readiness() -> tuple[bool, dict[str, Check]]:
+    """Run every check; (ready, detail per check). Checks that need Redis are skipped when it is down."""
+    checks = {"database": _timed(_database), "redis": _timed(_redis)}
+    if checks["redis"]["ok"]:
+        checks["workers"] = _timed(_workers)
+        checks["upstream_circuit"] = _timed(_circuit)
+    else:
+        checks["workers"] = checks["upstream_circuit"] = {"ok": False, "error": "redis unavailable"}
+    return all(check["ok"] for check in checks.values()), checks
+
+
+def _timed(check: Callable[[], Check]) -> Check:
+    """Run one check, adding its duration; a dependency error becomes `ok: false` with its class name."""
+    started = time.perf_counter()
+    try:
+        result = check()
+    except SOURCE_ERRORS as error:
+        db.session.rollback()
+        result = {"ok": False, "error": type(error).__name__}
+    return {**result, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _database() -> Check:
+    db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+    return {"ok": True}
+
+
+def _redis() -> Check:
+    get_redis().ping()
+    return {"ok": True}
+
+
+def _workers() -> Check:
+    live = live_workers()
+    return {"ok": live > 0, "live": live}
+
+
+def _circuit() -> Check:
+    state = circuit_state()
+    return {"ok": state is not CircuitState.OPEN, "state": state.value}

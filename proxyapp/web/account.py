@@ -1,0 +1,100 @@
+"""The signed-in person's pages: keys, usage, predictions, password, account deletion."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from proxyapp.services import keyring
+from proxyapp.services.accounts import WrongPassword, change_password, delete_account
+from proxyapp.services.overview import account_overview
+from proxyapp.services.predictions import get_owned_prediction
+from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm
+from proxyapp.web.sessions import end_session, start_session
+from proxyapp.web.views import form_status, show_new_key
+
+WRONG_PASSWORD = "The password is wrong."
+
+
+def _account_page(key_form: KeyNameForm, status: int = 200) -> ResponseReturnValue:
+    return render_template("account.html", overview=account_overview(current_user), key_form=key_form), status
+
+
+def _back_to_account() -> Response:
+    return redirect(url_for("web.account"))
+
+
+@login_required
+def account() -> ResponseReturnValue:
+    """Keys, usage and recent predictions."""
+    return _account_page(KeyNameForm(formdata=None))
+
+
+@login_required
+def create_key() -> ResponseReturnValue:
+    """Create a named key and show it once."""
+    form = KeyNameForm()
+    if form.validate_on_submit():
+        try:
+            return show_new_key(keyring.create_named_key(current_user, form.name.data))
+        except keyring.KeyActionRefused as refusal:
+            form.name.errors.append(str(refusal))
+    return _account_page(form, 422)
+
+
+@login_required
+def revoke_key(key_id: int) -> Response:
+    """Revoke a key now; it gets 401 from then on."""
+    revoked = keyring.revoke_key(current_user, key_id)
+    flash(f"Key “{revoked.name}” ({revoked.display_prefix}…) is revoked.", "info")
+    return _back_to_account()
+
+
+@login_required
+def rotate_key(key_id: int) -> Response:
+    """Replace a key: the new one is shown once, the old one works for the grace period."""
+    try:
+        rotation = keyring.rotate_key(current_user, key_id)
+    except keyring.KeyActionRefused as refusal:
+        flash(str(refusal), "error")
+        return _back_to_account()
+    return show_new_key(rotation.new, rotation=rotation)
+
+
+@login_required
+def prediction(prediction_id: str) -> str:
+    """One prediction with its input and output (patient data: the owner only, 404 otherwise)."""
+    return render_template("prediction.html", prediction=get_owned_prediction(current_user, prediction_id))
+
+
+@login_required
+def password() -> ResponseReturnValue:
+    """Change the password; every other session of the account ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(current_user, form.current_password.data, form.new_password.data)
+        except WrongPassword:
+            form.current_password.errors.append(WRONG_PASSWORD)
+        else:
+            start_session(current_user._get_current_object())
+            flash("Your password is changed. Your other sessions have been signed out.", "info")
+            return _back_to_account()
+    return render_template("password.html", form=form), form_status()
+
+
+@login_required
+def delete() -> ResponseReturnValue:
+    """Delete the account with its keys, predictions and data (password and username typed)."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            delete_account(current_user, form.password.data)
+        except WrongPassword:
+            form.password.errors.append(WRONG_PASSWORD)
+        else:
+            end_session()
+            flash("Your account, its keys and its predictions have been deleted.", "info")
+            return redirect(url_for("web.index"))
+    return render_template("delete_account.html", form=form), form_status()

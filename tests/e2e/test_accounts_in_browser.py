@@ -1,0 +1,190 @@
+"""A person's and an administrator's journeys in headless Chromium, checked over HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import CANONICAL_BODY, PASSWORD
+from tests.e2e.conftest import (
+    ROTATION_GRACE_SECONDS,
+    api,
+    create_admin,
+    new_page,
+    register,
+    screenshot,
+    shown_key,
+    sign_in,
+    unique_name,
+    wait_terminal,
+)
+
+pytestmark = pytest.mark.e2e
+NEVER_CACHED = "no-store"
+
+
+def key_row(page: Page, name: str):
+    """The keys-table row of the newest key with this name."""
+    return page.get_by_test_id("keys").locator("tbody tr", has_text=name).first
+
+
+def test_register_see_the_key_once_use_it_and_see_last_used(page: Page, stack):
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Predict")
+    screenshot(page, "01-landing")
+    page.get_by_role("link", name="Create account").first.click()
+    page.get_by_label("Username").fill("e2e")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Repeat password").fill("short")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#password-error")).to_contain_text("at least 8")
+    expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "02-register-errors")
+
+    username = unique_name("ada")
+    key = register(page, username)
+    expect(page.get_by_role("button", name="Copy", exact=True)).to_be_visible()
+    screenshot(page, "03-key-shown-once")
+    assert api(stack, key).json()["account"]["username"] == username
+    submitted = api(stack, key, "POST", "/v1/predictions", json=CANONICAL_BODY)
+    assert submitted.status_code == 202, submitted.text
+    prediction = wait_terminal(stack, key, submitted.headers["Location"])
+    assert prediction["status"] == "succeeded"
+
+    page.get_by_role("link", name="I have saved my key").click()
+    expect(page).to_have_url(re.compile(r"/account$"))
+    assert key not in page.content()
+    last_used = page.locator("[data-testid^=last-used-]").first
+    expect(last_used).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"))
+    expect(page.get_by_test_id("predictions")).to_contain_text(prediction["id"])
+    assert "E11.3551" not in page.content()  # no patient data on the list
+    screenshot(page, "04-account")
+    page.get_by_role("link", name=prediction["id"]).click()
+    expect(page.get_by_role("heading", name="History sent")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("E11.3551")
+    screenshot(page, "05-prediction")
+
+
+def test_create_rotate_with_grace_and_revoke_keys(page: Page, stack):
+    register(page, unique_name("bea"))
+    page.goto("/account")
+    page.get_by_label("Key name").fill("ci")
+    page.get_by_role("button", name="Create key").click()
+    ci_key = shown_key(page)
+    assert api(stack, ci_key).json()["key"]["name"] == "ci"
+    page.goto("/account")
+    expect(key_row(page, "ci")).to_contain_text("active")
+
+    key_row(page, "ci").get_by_role("button", name="Rotate").click()
+    rotated_key = shown_key(page)
+    rotated_at = time.monotonic()
+    expect(page.get_by_test_id("rotation-note")).to_contain_text("keeps working")
+    screenshot(page, "06-key-rotated")
+    assert api(stack, ci_key).status_code == 200  # within the grace period
+    assert api(stack, rotated_key).status_code == 200
+    page.goto("/account")
+    expect(page.get_by_test_id("keys")).to_contain_text("rotating")
+    screenshot(page, "07-account-rotating")
+
+    time.sleep(max(0.0, ROTATION_GRACE_SECONDS + 0.5 - (time.monotonic() - rotated_at)))
+    expired = api(stack, ci_key)
+    assert expired.status_code == 401 and expired.json()["error"]["code"] == "unauthorized"
+    assert api(stack, rotated_key).status_code == 200
+    page.reload()
+    expect(page.get_by_test_id("keys")).to_contain_text("expired")
+
+    key_row(page, "ci").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status").first).to_contain_text("is revoked")
+    assert api(stack, rotated_key).status_code == 401
+    screenshot(page, "08-account-revoked")
+
+
+def test_admin_disables_a_user_whose_keys_get_403_and_who_cannot_sign_in(browser, page: Page, stack):
+    username = unique_name("cy")
+    key = register(page, username)
+    admin_name = unique_name("root")
+    create_admin(stack, admin_name)
+    admin = new_page(browser, stack)
+    sign_in(admin, admin_name)
+    admin.get_by_role("link", name="Admin").click()
+    expect(admin.get_by_role("heading", name="Accounts")).to_be_visible()
+    screenshot(admin, "09-admin")
+    admin.get_by_label("Search by username").fill(username)
+    admin.get_by_role("button", name="Search").click()
+    admin.get_by_role("link", name=username).click()
+    admin.get_by_label("Rate limit").fill("7/minute")
+    admin.get_by_label("Pending cap").fill("3")
+    admin.get_by_role("button", name="Save limits").click()
+    expect(admin.get_by_role("status").first).to_contain_text("saved")
+    assert api(stack, key).json()["limits"]["rate_limit"] == "7/minute"
+    admin.get_by_role("button", name="Disable account").click()
+    expect(admin.get_by_role("status").first).to_contain_text("disabled")
+    expect(admin.get_by_test_id("audit")).to_contain_text("user.disabled")
+    screenshot(admin, "10-admin-user")
+
+    forbidden = api(stack, key)
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
+    page.goto("/account")
+    expect(page).to_have_url(re.compile(r"/login"))  # the disabled person's session has ended
+    sign_in(page, username)
+    expect(page.locator("#password-error")).to_contain_text("disabled")
+    screenshot(page, "11-login-refused")
+
+    admin.goto("/admin")
+    expect(admin.get_by_test_id("audit")).to_contain_text(username)
+    admin.get_by_test_id("sign-out").click()
+    expect(admin.get_by_role("status").first).to_contain_text("You are signed out.")
+    admin.goto("/admin")
+    expect(admin).to_have_url(re.compile(r"/login\?next="))
+    screenshot(admin, "12-signed-out-sign-in")
+    admin.get_by_label("Username").fill(admin_name)
+    admin.get_by_label("Password").fill(PASSWORD)
+    admin.get_by_role("button", name="Sign in").click()
+    expect(admin).to_have_url(re.compile(r"/admin$"))  # back where the sign-in started
+    admin.context.close()
+
+
+def test_change_password_then_delete_the_account(page: Page, stack):
+    username = unique_name("dee")
+    key = register(page, username)
+    page.goto("/account")
+    page.get_by_role("link", name="Change password").click()
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    page.get_by_label("Repeat new password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#current_password-error")).to_have_text("The password is wrong.")
+    screenshot(page, "13-password-errors")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    page.get_by_label("Repeat new password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("status").first).to_contain_text("password is changed")
+
+    page.get_by_role("link", name="Delete account").click()
+    screenshot(page, "14-delete-account")
+    page.get_by_label("Type your username to confirm").fill(username)
+    page.get_by_label("Your password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Delete my account and data").click()
+    expect(page.get_by_role("status").first).to_contain_text("deleted")
+    assert api(stack, key).status_code == 401
+
+
+def test_account_pages_work_without_javascript(browser, stack):
+    page = new_page(browser, stack, java_script_enabled=False)
+    register(page, unique_name("eve"))
+    response = page.goto("/account")
+    assert response.headers["cache-control"] == NEVER_CACHED
+    page.get_by_label("Key name").fill("no-js")
+    page.get_by_role("button", name="Create key").click()
+    shown_key(page)
+    page.goto("/account")
+    key_row(page, "no-js").get_by_role("button", name="Revoke").click()
+    expect(key_row(page, "no-js")).to_contain_text("revoked")
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_role("navigation").get_by_role("link", name="Sign in")).to_be_visible()
+    screenshot(page, "15-signed-out")
+    page.context.close()

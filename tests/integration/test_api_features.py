@@ -1,0 +1,64 @@
+"""Embeddings, the result cache and batches through real web, worker and simulator processes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.integration.conftest import simulator
+from tests.integration.fault_stack import api_session, unique_body
+from tests.stack import Stack
+
+pytestmark = pytest.mark.integration
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> requests.Session:
+    """One account for the module (registration is rate limited per IP)."""
+    return api_session(stack)
+
+
+def upstream_calls(stack: Stack) -> dict[str, int]:
+    """The simulator's call count per endpoint."""
+    return simulator(stack, "GET", "/_control/stats").json()["calls"]
+
+
+def test_an_embedding_runs_to_succeeded(stack, api):
+    before = upstream_calls(stack).get("embeddings", 0)
+    response = api.post(f"{stack.base_url}/v1/embeddings", json={"history": unique_body()["history"]},
+                        headers={"Prefer": "wait=30"}, timeout=40)
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["kind"] == "embedding" and body["status"] == "succeeded", body
+    assert len(body["output"]["embedding"]) > 0
+    assert all(isinstance(value, float) for value in body["output"]["embedding"])
+    assert upstream_calls(stack).get("embeddings", 0) == before + 1
+
+
+def test_a_repeated_prediction_is_served_from_the_cache(stack, api):
+    body = unique_body()
+    first = api.post(f"{stack.base_url}/v1/predictions", json=body, headers={"Prefer": "wait=30"}, timeout=40)
+    assert first.status_code == 200 and first.json()["status"] == "succeeded", first.text
+    calls = upstream_calls(stack)
+    again = api.post(f"{stack.base_url}/v1/predictions", json=body, timeout=10)
+    assert again.status_code == 200, again.text
+    assert again.json()["cached"] is True and again.json()["id"] != first.json()["id"]
+    assert again.json()["output"] == first.json()["output"]
+    assert upstream_calls(stack) == calls
+
+
+def test_a_batch_of_three_finishes(stack, api):
+    response = api.post(f"{stack.base_url}/v1/batches", json={"predictions": [unique_body() for _ in range(3)]},
+                        timeout=10)
+    assert response.status_code == 202, response.text
+    url = response.headers["Location"]
+    deadline = time.monotonic() + 30
+    batch = response.json()
+    while sum(batch["counts"][status] for status in TERMINAL) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        batch = api.get(url, timeout=10).json()
+    assert batch["counts"]["succeeded"] == 3, batch
+    assert [item["status"] for item in batch["items"]] == ["succeeded"] * 3

@@ -1,0 +1,98 @@
+"""The Redis-backed circuit breaker: opens after consecutive failures, fails fast, half-opens to one probe."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+from redis import Redis
+
+from config import redis_client_options
+from proxyapp.embedded_redis import free_port
+from proxyapp.services.circuit import CircuitBreaker, CircuitOpenError
+from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
+
+SERVER_ERROR = UpstreamError(UpstreamErrorCode.SERVER_ERROR, "HTTP 503")
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Redis:
+    return Redis.from_url(redis_url)
+
+
+def make_breaker(redis: Redis, prefix: str | None = None, open_seconds: float = 0.3) -> CircuitBreaker:
+    return CircuitBreaker(redis, prefix or f"test-circuit-{uuid.uuid4().hex}", threshold=3,
+                          open_seconds=open_seconds, probe_seconds=5)
+
+
+def fail(breaker: CircuitBreaker, times: int, error: UpstreamError = SERVER_ERROR) -> None:
+    for _ in range(times):
+        breaker.before_call()
+        breaker.record(error)
+
+
+def test_opens_after_threshold_consecutive_failures_and_fails_fast(redis, caplog):
+    breaker = make_breaker(redis)
+    fail(breaker, 2)
+    breaker.before_call()  # still closed
+    with caplog.at_level(logging.ERROR):
+        breaker.record(SERVER_ERROR)
+    assert "circuit opened" in caplog.text
+    with pytest.raises(CircuitOpenError) as raised:
+        breaker.before_call()
+    assert raised.value.code is UpstreamErrorCode.CIRCUIT_OPEN
+
+
+def test_state_is_shared_by_every_worker(redis):
+    prefix = f"test-circuit-{uuid.uuid4().hex}"
+    fail(make_breaker(redis, prefix), 3)
+    with pytest.raises(CircuitOpenError):
+        make_breaker(redis, prefix).before_call()
+
+
+def test_a_success_resets_the_count(redis):
+    breaker = make_breaker(redis)
+    fail(breaker, 2)
+    breaker.record(None)
+    fail(breaker, 2)
+    breaker.before_call()
+
+
+@pytest.mark.parametrize("code", [UpstreamErrorCode.RATE_LIMITED, UpstreamErrorCode.REJECTED])
+def test_answers_that_show_the_upstream_alive_do_not_trip_it(redis, code):
+    breaker = make_breaker(redis)
+    fail(breaker, 5, UpstreamError(code, "alive"))
+    breaker.before_call()
+
+
+def test_half_open_lets_exactly_one_probe_through_and_success_closes(redis):
+    breaker = make_breaker(redis)
+    fail(breaker, 3)
+    time.sleep(0.4)
+    breaker.before_call()  # the probe
+    with pytest.raises(CircuitOpenError):
+        make_breaker(redis, breaker.failures_key.rsplit(":", 1)[0]).before_call()
+    breaker.record(None)
+    for _ in range(3):
+        breaker.before_call()
+
+
+def test_a_failed_probe_opens_it_again(redis):
+    breaker = make_breaker(redis)
+    fail(breaker, 3)
+    time.sleep(0.4)
+    breaker.before_call()
+    breaker.record(SERVER_ERROR)
+    with pytest.raises(CircuitOpenError):
+        breaker.before_call()
+
+
+def test_redis_down_lets_calls_through(caplog):
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", **redis_client_options(0.2))
+    breaker = make_breaker(dead)
+    with caplog.at_level(logging.WARNING):
+        fail(breaker, 5)
+        breaker.before_call()
+    assert "letting the call through" in caplog.text

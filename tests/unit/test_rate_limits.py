@@ -1,0 +1,209 @@
+"""Rate limits and the pending cap, in-process against a real Redis."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+
+import pytest
+from redis import Redis
+from sqlalchemy import event
+
+from proxyapp.embedded_redis import EmbeddedRedis, free_port
+from proxyapp.extensions import db
+from proxyapp.models import User
+from tests.conftest import CANONICAL_BODY, bearer
+
+IETF_POLICY = re.compile(r'^"[a-z-]+";q=\d+;w=\d+(, "[a-z-]+";q=\d+;w=\d+)*$')
+IETF_LIMIT = re.compile(r'^"[a-z-]+";r=\d+;t=\d+$')
+
+
+@pytest.fixture
+def app_env(app_env):
+    """Small limits so the tests stay quick."""
+    app_env.update({"RATE_LIMIT": "3/minute", "POLL_RATE_LIMIT": "6/minute", "ANONYMOUS_RATE_LIMIT": "4/minute"})
+    return app_env
+
+
+def submit(client, key, body=None):
+    return client.post("/v1/predictions", json=body or CANONICAL_BODY, headers=bearer(key))
+
+
+def test_submissions_beyond_the_limit_get_429_with_headers(client, accounts):
+    _, key = accounts.create()
+    responses = [submit(client, key) for _ in range(4)]
+    assert [r.status_code for r in responses] == [202, 202, 202, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
+    assert all(r.headers["X-RateLimit-Limit"] == "3" for r in responses)
+    rejected = responses[-1]
+    assert rejected.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(rejected.headers["Retry-After"]) <= 60
+    assert int(rejected.headers["X-RateLimit-Reset"]) >= int(time.time())
+
+
+def test_ietf_ratelimit_fields_are_well_formed(client, accounts):
+    _, key = accounts.create()
+    response = submit(client, key)
+    assert IETF_POLICY.match(response.headers["RateLimit-Policy"]), response.headers["RateLimit-Policy"]
+    assert '"submit-key";q=3;w=60' in response.headers["RateLimit-Policy"]
+    assert '"submit-account";q=3;w=60' in response.headers["RateLimit-Policy"]
+    assert IETF_LIMIT.match(response.headers["RateLimit"])
+    assert ";r=2;" in response.headers["RateLimit"]
+
+
+def test_more_keys_do_not_mean_more_quota(client, accounts):
+    user_id, first = accounts.create()
+    second = accounts.add_key(user_id).plaintext
+    assert [submit(client, first).status_code for _ in range(3)] == [202] * 3
+    response = submit(client, second)
+    assert response.status_code == 429
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_another_account_is_unaffected(client, accounts):
+    _, exhausted = accounts.create()
+    _, other = accounts.create()
+    for _ in range(4):
+        submit(client, exhausted)
+    assert submit(client, other).status_code == 202
+
+
+def test_rejected_bodies_count_as_submissions(client, accounts):
+    _, key = accounts.create()
+    assert [submit(client, key, {"history": []}).status_code for _ in range(3)] == [422] * 3
+    assert submit(client, key).status_code == 429
+
+
+def test_polling_has_its_own_larger_window(client, accounts):
+    _, key = accounts.create()
+    for _ in range(4):
+        submit(client, key)
+    polls = [client.get("/v1/me", headers=bearer(key)) for _ in range(7)]
+    assert [r.status_code for r in polls] == [200] * 6 + [429]
+    assert polls[0].headers["X-RateLimit-Limit"] == "6"
+
+
+def test_admin_override_raises_the_accounts_window(app, client, accounts):
+    user_id, key = accounts.create()
+    with app.app_context():
+        db.session.get(User, user_id).rate_limit = "5/minute"
+        db.session.commit()
+    assert [submit(client, key).status_code for _ in range(6)] == [202] * 5 + [429]
+
+
+def test_invalid_keys_are_limited_per_ip_and_leave_no_per_key_state(app, client, redis_url):
+    fake_keys = [f"pxk_{'x' * 40}{n:09d}" for n in range(6)]
+    statuses = [client.get("/v1/me", headers=bearer(k)).status_code for k in fake_keys]
+    assert statuses == [401] * 4 + [429] * 2
+    prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    stored = [k.decode() for k in Redis.from_url(redis_url).scan_iter(f"*{prefix}*")]
+    assert stored and all("anonymous" in k for k in stored)
+    assert not any("key:" in k for k in stored)
+
+
+def test_client_sent_forwarded_for_does_not_change_identity(client):
+    statuses = [client.get("/v1/me", headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code for n in range(6)]
+    assert statuses == [401] * 4 + [429] * 2
+
+
+def test_key_and_limits_cost_one_query(app, client, accounts):
+    _, key = accounts.create()
+    created = submit(client, key).get_json()
+    statements: list[str] = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        client.get(f"/v1/predictions/{created['id']}", headers=bearer(key))
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, selects  # the key with its owner, then the prediction
+    assert "JOIN users" in selects[0]
+
+
+def test_pending_cap_answers_too_many_pending(app_env, tmp_path, redis_url, monkeypatch):
+    from config import TestingConfig
+    from proxyapp import create_app
+    from tests.conftest import Accounts
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app(TestingConfig({**app_env, "MAX_PENDING": "2", "RATE_LIMIT": "100/minute"}))
+    with application.app_context():
+        db.create_all()
+    _, key = Accounts(application).create()
+    client = application.test_client()
+    responses = [submit(client, key) for _ in range(3)]
+    assert [r.status_code for r in responses] == [202, 202, 429]
+    error = responses[-1].get_json()["error"]
+    assert error["code"] == "too_many_pending"
+    assert int(responses[-1].headers["Retry-After"]) >= 1
+
+
+def test_usage_reports_window_and_daily_requests(client, accounts):
+    _, key = accounts.create()
+    submit(client, key)
+    submit(client, key)
+    usage = client.get("/v1/me", headers=bearer(key)).get_json()["usage"]["requests"]
+    assert usage["window_used"] == 2 and usage["window_limit"] == "3/minute"
+    assert usage["today"] == 2  # the /v1/me call itself is counted after its response is built
+
+
+def _app_on(redis_url, app_env, tmp_path, monkeypatch):
+    from config import TestingConfig
+    from proxyapp import create_app
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app(TestingConfig({**app_env, "REDIS_URL": redis_url}))
+    with application.app_context():
+        db.create_all()
+    return application
+
+
+@pytest.mark.parametrize("path", ["/v1/me", "/v1/predictions"])
+def test_redis_refusing_connections_gives_503_not_500(app_env, tmp_path, monkeypatch, path):
+    from tests.conftest import Accounts
+
+    application = _app_on(f"redis://127.0.0.1:{free_port()}/0", app_env, tmp_path, monkeypatch)
+    _, key = Accounts(application).create()
+    client = application.test_client()
+    response = client.post(path, json=CANONICAL_BODY, headers=bearer(key)) if path.endswith("predictions") \
+        else client.get(path, headers=bearer(key))
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_hung_redis_fails_within_the_socket_timeout(app_env, tmp_path, monkeypatch):
+    from tests.conftest import Accounts
+
+    embedded = EmbeddedRedis()
+    try:
+        application = _app_on(embedded.start(), app_env, tmp_path, monkeypatch)
+        _, key = Accounts(application).create()
+        client = application.test_client()
+        assert client.get("/v1/me", headers=bearer(key)).status_code == 200
+        embedded.process.send_signal(signal.SIGSTOP)
+        started = time.monotonic()
+        response = client.get("/v1/me", headers=bearer(key))
+        elapsed = time.monotonic() - started
+        embedded.process.send_signal(signal.SIGCONT)
+        assert client.get("/v1/me", headers=bearer(key)).status_code == 200  # recovers by itself
+    finally:
+        embedded.__exit__(None, None, None)
+    assert response.status_code == 503
+    # A bound on a failure path, not a performance figure: one socket timeout, no retries.
+    assert elapsed < application.config["REDIS_SOCKET_TIMEOUT"] + 1.5
+
+
+def test_login_with_redis_down_fails_closed_with_a_friendly_page(app_env, tmp_path, monkeypatch):
+    from tests.conftest import PASSWORD, Accounts, csrf_token
+
+    application = _app_on(f"redis://127.0.0.1:{free_port()}/0", app_env, tmp_path, monkeypatch)
+    Accounts(application).create("redisdown")
+    client = application.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login", data={"username": "redisdown", "password": PASSWORD,
+                                           "csrf_token": csrf_token(page)})
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert "temporarily unavailable" in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) >= 1
+    assert client.get("/account").status_code != 200  # not signed in

@@ -1,0 +1,119 @@
+"""rq-dashboard at /admin/rq: administrators only, on the app's Redis, reading jobs as JSON; and standalone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import Queue, SimpleWorker
+from rq.serializers import JSONSerializer
+
+from proxyapp.admin.dashboard import CSRF_COOKIE, URL_PREFIX
+from proxyapp.admin.dashboard_server import standalone_app
+from proxyapp.queue import get_queue, get_redis
+from proxyapp.services.accounts import create_admin
+from tests.conftest import CANONICAL_BODY, PASSWORD, bearer
+from tests.webforms import quick_env, sign_in
+
+# What a job saw of the dashboard while it ran (see peek_at_workers_tab).
+_seen_while_running: dict[str, object] = {}
+
+
+@pytest.fixture
+def app_env(tmp_path, redis_url):
+    """Cheap password hashing: every test here signs in."""
+    return quick_env(tmp_path, redis_url)
+
+
+@pytest.fixture
+def admin_client(app: Flask, client: FlaskClient) -> FlaskClient:
+    with app.app_context():
+        create_admin("root", PASSWORD)
+    sign_in(client, "root")
+    return client
+
+
+@pytest.fixture
+def queue(app: Flask) -> Iterator[Queue]:
+    with app.app_context():
+        yield get_queue()
+
+
+def work_off(queue: Queue) -> None:
+    """Run every queued job in this process, as a worker would."""
+    SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+
+
+def peek_at_workers_tab() -> None:
+    """A job that loads the dashboard's workers data while a worker is busy running it."""
+    response = _seen_while_running["client"].get(f"{URL_PREFIX}/0/data/workers.json")
+    _seen_while_running["status"] = response.status_code
+    _seen_while_running["workers"] = response.get_json()["workers"] if response.is_json else None
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get(f"{URL_PREFIX}/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+
+
+def test_signed_in_people_who_are_not_admins_get_403(client, accounts):
+    accounts.create("ada")
+    sign_in(client, "ada")
+    for path in ("/", "/0/view/workers", "/0/data/queues.json"):
+        assert client.get(f"{URL_PREFIX}{path}").status_code == 403, path
+    assert client.get_cookie(CSRF_COOKIE, path=URL_PREFIX) is None
+
+
+def test_admins_see_the_queue_of_the_apps_redis_with_its_json_jobs(app, admin_client, accounts, queue):
+    assert app.config["RQ_DASHBOARD_REDIS_URL"] == (app.config["REDIS_URL"],)
+    _, key = accounts.create("ada")
+    prediction_id = admin_client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key)).get_json()["id"]
+    page = admin_client.get(f"{URL_PREFIX}/")
+    assert page.status_code == 200 and "RQ dashboard" in page.get_data(as_text=True)
+    assert "'unsafe-eval'" in page.headers["Content-Security-Policy"]
+    queues = admin_client.get(f"{URL_PREFIX}/0/data/queues.json").get_json()["queues"]
+    assert {"name": queue.name, "count": 1}.items() <= next(q for q in queues if q["name"] == queue.name).items()
+    job = admin_client.get(f"{URL_PREFIX}/0/data/job/{prediction_id}.json").get_json()
+    assert job["status"] == "queued" and job["description"] == f"prediction {prediction_id}"
+
+
+def test_a_busy_workers_job_is_shown_rather_than_breaking_the_workers_tab(admin_client, queue):
+    _seen_while_running["client"] = admin_client
+    queue.enqueue(f"{__name__}.peek_at_workers_tab", job_id="peek", description="peek at the workers tab")
+    work_off(queue)
+    assert _seen_while_running["status"] == 200
+    (worker,) = [w for w in _seen_while_running["workers"] if queue.name in w["queues"]]
+    assert worker["current_job"]["job_id"] == "peek"
+
+
+def test_actions_need_the_csrf_token_and_requeue_all_refuses_get(admin_client, queue):
+    queue.enqueue("proxyapp.no_such_job_function", job_id="broken", description="a job that fails")
+    work_off(queue)
+    assert queue.failed_job_registry.get_job_ids() == ["broken"]
+    admin_client.get(f"{URL_PREFIX}/")
+    token = admin_client.get_cookie(CSRF_COOKIE, path=URL_PREFIX).value
+    assert admin_client.post(f"{URL_PREFIX}/job/broken/requeue").status_code == 400
+    assert admin_client.get(f"{URL_PREFIX}/requeue/{queue.name}").status_code == 405
+    requeued = admin_client.post(f"{URL_PREFIX}/job/broken/requeue", headers={"X-CSRFToken": token})
+    assert requeued.status_code == 200 and queue.get_job_ids() == ["broken"]
+
+
+@pytest.fixture
+def standalone(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    return standalone_app().test_client()
+
+
+def test_the_standalone_dashboard_uses_redis_url_and_refuses_other_sites(standalone, app, queue):
+    assert standalone.application.config["RQ_DASHBOARD_REDIS_URL"] == (app.config["REDIS_URL"],)
+    assert standalone.get("/").status_code == 200
+    queue.enqueue("proxyapp.no_such_job_function", job_id="doomed")
+    assert standalone.post("/job/doomed/delete", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert standalone.get(f"/requeue/{queue.name}").status_code == 405
+    deleted = standalone.post("/job/doomed/delete", headers={"Origin": "http://localhost"})
+    assert deleted.get_json() == {"status": "OK"} and queue.get_job_ids() == []
+    with app.app_context():
+        assert not get_redis().exists("rq:job:doomed")

@@ -1,0 +1,212 @@
+"""Signing in and out: renewal, idle timeout, ended sessions, cookies, brute-force limits."""
+
+from __future__ import annotations
+
+import itsdangerous
+import pytest
+from cryptography.fernet import Fernet
+
+from config import ProductionConfig
+from proxyapp import create_app
+from proxyapp.extensions import db
+from proxyapp.models import User
+from proxyapp.services.accounts import register_user
+from tests.conftest import PASSWORD, csrf_token
+from tests.webforms import quick_env, sign_in, sign_out, submit
+
+
+@pytest.fixture
+def app_env(tmp_path, redis_url):
+    """A one-minute idle timeout (and cheap password hashing) for every test here."""
+    return quick_env(tmp_path, redis_url, SESSION_IDLE_MINUTES="1")
+
+
+def session_cookie(client) -> str | None:
+    cookie = client.get_cookie("session")
+    return cookie.value if cookie else None
+
+
+def test_sign_in_redirects_to_the_account_and_records_the_time(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    response = sign_in(client, "ada")
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+    with app.app_context():
+        assert db.session.get(User, user_id).last_login_at is not None
+
+
+def test_sign_in_follows_a_local_next_but_never_another_site(client, accounts):
+    accounts.create("ada")
+    login_page = client.get(client.get("/account").headers["Location"]).get_data(as_text=True)
+    assert 'action="/login?next=/account"' in login_page  # the form carries `next` along
+    local = sign_in(client, "ada", query_string={"next": "/admin"})
+    assert local.headers["Location"] == "/admin"
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        assert sign_in(client, "ada", query_string={"next": target}).headers["Location"] == "/account"
+
+
+def test_session_is_renewed_at_sign_in(client, accounts):
+    accounts.create("ada")
+    client.get("/login")
+    before = session_cookie(client)
+    sign_in(client, "ada")
+    with client.session_transaction() as session:
+        assert session["_user_id"] and session.permanent
+    assert session_cookie(client) != before
+
+
+def test_sign_in_without_csrf_token_is_400(client, accounts):
+    accounts.create("ada")
+    response = client.post("/login", data={"username": "ada", "password": PASSWORD})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert client.get("/account").status_code == 302
+
+
+def test_sign_out_is_a_post_with_csrf_and_ends_the_session(client, accounts):
+    accounts.create("ada")
+    sign_in(client, "ada")
+    assert client.post("/logout").status_code == 400  # no CSRF token
+    assert client.get("/account").status_code == 200
+    response = sign_out(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert client.get("/account").status_code == 302
+    assert "You are signed out." in client.get("/").get_data(as_text=True)
+
+
+def test_disabled_account_cannot_sign_in_and_is_signed_out(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    sign_in(client, "ada")
+    with app.app_context():
+        db.session.get(User, user_id).is_disabled = True
+        db.session.commit()
+    assert client.get("/account").status_code == 302  # the live session ended
+    response = sign_in(client, "ada")
+    assert response.status_code == 422
+    assert "This account is disabled." in response.get_data(as_text=True)
+
+
+def test_no_remember_me_cookie(client, accounts):
+    accounts.create("ada")
+    response = sign_in(client, "ada")
+    assert "remember_token" not in " ".join(response.headers.getlist("Set-Cookie"))
+    assert client.get_cookie("remember_token") is None
+
+
+def test_session_cookie_is_httponly_samesite_lax_and_not_secure_in_testing(client, accounts):
+    accounts.create("ada")
+    cookie = sign_in(client, "ada").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert "Expires=" in cookie  # a permanent session: it lapses after the idle timeout
+
+
+def test_session_cookie_is_secure_in_production(tmp_path, redis_url, monkeypatch):
+    env = quick_env(tmp_path, redis_url, APP_ENV="production", SECRET_KEY="p" * 40,
+                    UPSTREAM_URL="https://upstream.invalid", UPSTREAM_API_KEY="gh_s_k-test",
+                    DATA_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(ProductionConfig(env))
+    with app.app_context():
+        db.create_all()
+        register_user("ada", PASSWORD)
+    client = app.test_client()
+    token = csrf_token(client.get("/login", base_url="https://localhost").get_data(as_text=True))
+    # Over HTTPS Flask-WTF also checks that the form came from this site (Referer).
+    response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
+                           data={"username": "ada", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_api_never_accepts_the_session_cookie(client, accounts):
+    accounts.create("ada")
+    sign_in(client, "ada")
+    response = client.get("/v1/me")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+class Clock:
+    """Moves the session signer's clock forward, as if time had passed between requests."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0
+        real = itsdangerous.TimestampSigner.get_timestamp
+        monkeypatch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda signer: real(signer) + self.offset)
+
+    def advance(self, seconds: int) -> None:
+        self.offset += seconds
+
+
+def test_idle_session_expires_but_activity_keeps_it_alive(client, accounts, monkeypatch):
+    accounts.create("ada")
+    clock = Clock(monkeypatch)
+    sign_in(client, "ada")
+    for _ in range(3):  # 3 × 40 s of activity: longer than the timeout, never idle for it
+        clock.advance(40)
+        assert client.get("/account").status_code == 200
+    clock.advance(61)
+    response = client.get("/account")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_password_change_ends_other_sessions_but_keeps_this_one(app, accounts):
+    accounts.create("ada")
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, "ada")
+    sign_in(phone, "ada")
+    new_password = "an entirely new passphrase"
+    response = submit(laptop, "/account/password", {"current_password": PASSWORD, "new_password": new_password,
+                                                    "confirm": new_password})
+    assert response.status_code == 302
+    assert laptop.get("/account").status_code == 200
+    assert phone.get("/account").status_code == 302
+    assert sign_in(phone, "ada").status_code == 422
+    assert sign_in(phone, "ada", new_password).status_code == 302
+
+
+class TestBruteForceLimits:
+    """LOGIN_RATE_LIMIT (5/minute) per client IP and per username, REGISTER_RATE_LIMIT likewise."""
+
+    def test_sixth_attempt_on_one_username_from_many_ips_gets_the_429_page(self, client, accounts):
+        accounts.create("ada")
+        for attempt in range(5):
+            response = sign_in(client, "ada", "wrong password", environ_base={"REMOTE_ADDR": f"10.0.0.{attempt}"})
+            assert response.status_code == 422
+        blocked = sign_in(client, "ADA", PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.99"})
+        assert blocked.status_code == 429
+        assert blocked.mimetype == "text/html"
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 61
+        assert "Please wait" in blocked.get_data(as_text=True) and "try again" in blocked.get_data(as_text=True)
+        assert client.get("/account").status_code == 302  # the right password did not get through
+
+    def test_sixth_attempt_from_one_ip_on_many_usernames_is_refused(self, client):
+        for attempt in range(5):
+            assert sign_in(client, f"nobody{attempt}", "wrong password").status_code == 422
+        assert sign_in(client, "someone-else", "wrong password").status_code == 429
+        assert sign_in(client, "another", environ_base={"REMOTE_ADDR": "10.9.9.9"}).status_code == 422
+
+    def test_showing_the_form_is_not_limited(self, client):
+        for _ in range(8):
+            assert client.get("/login").status_code == 200
+
+    @pytest.fixture
+    def app_env(self, tmp_path, redis_url):
+        return quick_env(tmp_path, redis_url, SESSION_IDLE_MINUTES="1", REGISTER_RATE_LIMIT="2/hour")
+
+    def test_registration_is_limited_per_ip(self, client):
+        for name in ("reg-one", "reg-two"):
+            response = submit(client, "/register", {"username": name, "password": PASSWORD, "confirm": PASSWORD})
+            assert response.status_code == 200
+            sign_out(client)
+        third = submit(client, "/register", {"username": "reg-three", "password": PASSWORD, "confirm": PASSWORD})
+        assert third.status_code == 429 and "Retry-After" in third.headers
+
+    def test_password_change_is_limited(self, client, accounts):
+        accounts.create("ada")
+        sign_in(client, "ada")
+        data = {"current_password": "wrong password", "new_password": "x" * 20, "confirm": "x" * 20}
+        statuses = [submit(client, "/account/password", data).status_code for _ in range(6)]
+        assert statuses == [422] * 5 + [429]
