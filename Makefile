@@ -33,5 +33,8 @@ run: migrate
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
