@@ -50,7 +50,8 @@ class Stack:
     """Simulator + waitress + N workers on one Redis and database; `stop()` ends them all."""
 
     def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
-                 env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1) -> None:
+                 env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1,
+                 worker_class: str = "simple") -> None:
         self.workdir = workdir
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,7 @@ class Stack:
         self.base_url = self.base_urls[0]
         self.workers_wanted = workers
         self.web_threads = web_threads
+        self.worker_class = worker_class
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
@@ -107,7 +109,7 @@ class Stack:
 
     def start_worker(self, index: int) -> subprocess.Popen:
         """Start one RQ worker process."""
-        return self._spawn(f"worker-{index}", [sys.executable, "-m", "workers"])
+        return self._spawn(f"worker-{index}", [sys.executable, "-m", "workers", "--worker-class", self.worker_class])
 
     def start_scheduler(self) -> subprocess.Popen:
         """Start the reconciler (`python -m workers.scheduler`)."""
