@@ -116,13 +116,18 @@ class Stack:
         return self._spawn("scheduler", [sys.executable, "-m", "workers.scheduler"])
 
     def start(self) -> Stack:
-        """Migrate, then start simulator, web, workers and the scheduler."""
-        self.migrate()
-        self.start_simulator()
-        self.start_web()
-        for index in range(self.workers_wanted):
-            self.start_worker(index)
-        self.start_scheduler()
+        """Migrate, then start simulator, web, workers and the scheduler; on failure stop and print the logs."""
+        try:
+            self.migrate()
+            self.start_simulator()
+            self.start_web()
+            for index in range(self.workers_wanted):
+                self.start_worker(index)
+            self.start_scheduler()
+        except Exception:
+            self.stop()
+            print(self.logs())
+            raise
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -142,13 +147,7 @@ class Stack:
             process.wait()
 
     def __enter__(self) -> Stack:
-        """Start everything; if that fails, stop what started and print the logs."""
-        try:
-            return self.start()
-        except Exception:
-            self.stop()
-            print(self.logs())
-            raise
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -39,14 +39,8 @@ FAST_RECOVERY_ENV = {
 def start_stack(workdir: Path, redis_url: str, database_url: str | None, *, workers: int = 2,
                 env: dict[str, str] | None = None) -> Stack:
     """A running stack with FAST_RECOVERY_ENV; prints its logs if it fails to start."""
-    stack = Stack(workdir, redis_url, database_url=database_url, workers=workers,
-                  env={**FAST_RECOVERY_ENV, **(env or {})})
-    try:
-        return stack.start()
-    except Exception:
-        stack.stop()
-        print(stack.logs())
-        raise
+    return Stack(workdir, redis_url, database_url=database_url, workers=workers,
+                 env={**FAST_RECOVERY_ENV, **(env or {})}).start()
 
 
 def api_session(stack: Stack) -> requests.Session:
