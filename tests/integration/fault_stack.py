@@ -5,13 +5,16 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 from redis import Redis
 
 from tests.conftest import CANONICAL_BODY
+from tests.databases import temporary_database
 from tests.integration.conftest import TERMINAL, register_over_http
 from tests.stack import Stack
 
@@ -41,6 +44,16 @@ def start_stack(workdir: Path, redis_url: str, database_url: str | None, *, work
     """A running stack with FAST_RECOVERY_ENV; prints its logs if it fails to start."""
     return Stack(workdir, redis_url, database_url=database_url, workers=workers,
                  env={**FAST_RECOVERY_ENV, **(env or {})}).start()
+
+
+@contextmanager
+def recovering_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str, database_kind: str,
+                     name: str) -> Iterator[Stack]:
+    """A running FAST_RECOVERY_ENV stack on a throwaway database of the given kind."""
+    workdir = Path(tmp_path_factory.mktemp(name))
+    with temporary_database(database_kind, workdir) as database_url, \
+            Stack(workdir, redis_url, database_url=database_url, env=FAST_RECOVERY_ENV) as running:
+        yield running
 
 
 def api_session(stack: Stack) -> requests.Session:

@@ -18,6 +18,7 @@ from tests.databases import DATABASE_KINDS, temporary_database
 from tests.integration.conftest import simulator
 from tests.integration.fault_stack import (
     api_session,
+    recovering_stack,
     start_stack,
     unique_body,
     wait_for,
@@ -32,11 +33,8 @@ _worker_numbers = itertools.count(100)
 
 @pytest.fixture(scope="module", params=DATABASE_KINDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
-    workdir = Path(tmp_path_factory.mktemp("crash"))
-    with temporary_database(request.param, workdir) as database_url:
-        running = start_stack(workdir, redis_url, database_url)
+    with recovering_stack(tmp_path_factory, redis_url, request.param, "crash") as running:
         yield running
-        running.stop()
 
 
 @pytest.fixture(scope="module")

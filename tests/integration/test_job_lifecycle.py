@@ -8,15 +8,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import requests
 from redis import Redis
 
-from tests.databases import DATABASE_KINDS, temporary_database
+from tests.databases import DATABASE_KINDS
 from tests.integration.conftest import simulator
-from tests.integration.fault_stack import api_session, start_stack, unique_body, wait_for, wait_terminal
+from tests.integration.fault_stack import api_session, recovering_stack, unique_body, wait_for, wait_terminal
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -25,11 +24,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module", params=DATABASE_KINDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
     """A stack tuned to retry and recover in seconds, on SQLite and on PostgreSQL."""
-    workdir = Path(tmp_path_factory.mktemp("lifecycle"))
-    with temporary_database(request.param, workdir) as database_url:
-        running = start_stack(workdir, redis_url, database_url)
+    with recovering_stack(tmp_path_factory, redis_url, request.param, "lifecycle") as running:
         yield running
-        running.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -20,26 +20,13 @@ import requests
 from simulator import create_app, vocabulary
 from simulator.settings import DEFAULT_API_KEY, Settings
 from simulator.validation import canonical_digest
+from tests.conftest import CANONICAL_BODY
 
 KEY = "gh_s_k-test-key"
 TOKEN = {"Authorization": f"Token {KEY}"}
 BEARER = {"Authorization": f"Bearer {KEY}"}
 REPO = Path(__file__).resolve().parents[2]
-CANONICAL = {
-    "history": [
-        {"code": "64", "system": "age", "display": "64"},
-        {"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes mellitus"},
-        {
-            "code": "E11.3551",
-            "system": "ICD10CM",
-            "display": "Type 2 diabetes mellitus with stable proliferative diabetic retinopathy, right eye",
-        },
-    ],
-    "num_predictions": 1,
-    "generation_length": 10,
-    "inference_threshold": 0.95,
-    "inference_temperature": 0.95,
-}
+CANONICAL = CANONICAL_BODY  # upstream.md's canonical example
 SYSTEMS = {"age", "gender", "timegap", "ICD10CM", "ICD10PCS", "CPT4", "HCPCS", "NDC", "RXNORM-FREETEXT"}
 
 

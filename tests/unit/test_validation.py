@@ -17,23 +17,9 @@ from proxyapp.schemas import (
     EmbeddingRequestSchema,
     PredictionRequestSchema,
 )
+from tests.conftest import CANONICAL_BODY
 
-CANONICAL = {
-    "history": [
-        {"code": "64", "system": "age", "display": "64"},
-        {"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes mellitus"},
-        {
-            "code": "E11.3551",
-            "system": "ICD10CM",
-            "display": "Type 2 diabetes mellitus with stable proliferative diabetic "
-            "retinopathy, right eye",
-        },
-    ],
-    "num_predictions": 1,
-    "generation_length": 10,
-    "inference_threshold": 0.95,
-    "inference_temperature": 0.95,
-}
+CANONICAL = CANONICAL_BODY  # upstream.md's canonical example
 AGE_64 = {"code": "64", "system": "age", "display": "64"}
 DEFAULTS = {
     "num_predictions": 1,
