@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 # Development defaults: production refuses to start while any of these is in use.
@@ -23,13 +24,18 @@ DEV_UPSTREAM_API_KEY = "gh_s_k-simulator-development-key"
 MIN_SECRET_KEY_LENGTH = 32
 
 
+LIMITER_STORAGE_SCHEME_PREFIX = "proxyapp+"
+
+
 def redis_client_options(socket_timeout: float) -> dict:
     """Options for request-path Redis clients: no call may outlast the socket timeout."""
     return {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": socket_timeout,
-        "retry": Retry(NoBackoff(), 0),  # redis-py retries by default, multiplying the wait
-        "health_check_interval": 30,
+        # One immediate retry for a refused or dropped connection (a pooled connection may
+        # predate a Redis restart); none for timeouts, which would multiply the wait. No
+        # health-check PING before use: that is a round trip on the request path.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     }
 
 
@@ -127,6 +133,10 @@ class Config:
         self.MAX_RUNS = _int(env, "MAX_RUNS", 3)
         self.WORKER_MAINTENANCE_INTERVAL = _int(env, "WORKER_MAINTENANCE_INTERVAL", 60)
         self.WORKER_MONITORING_INTERVAL = _int(env, "WORKER_MONITORING_INTERVAL", 10)
+        # Job slots per worker process (threads: jobs wait on the upstream, not the CPU).
+        self.WORKER_CONCURRENCY = _int(env, "WORKER_CONCURRENCY", 16)
+        # How long an idle slot blocks on the queue per round; bounds how fast a warm shutdown ends it.
+        self.WORKER_POLL_SECONDS = _int(env, "WORKER_POLL_SECONDS", 2)
         self.ARGON2_TIME_COST = _int(env, "ARGON2_TIME_COST", 2)
         self.ARGON2_MEMORY_KIB = _int(env, "ARGON2_MEMORY_KIB", 47104)
         self.ARGON2_PARALLELISM = _int(env, "ARGON2_PARALLELISM", 1)
@@ -150,8 +160,12 @@ class Config:
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter's config name
-        """Flask-Limiter shares the queue's Redis (limits must hold across processes)."""
-        return self.REDIS_URL or "memory://"
+        """Flask-Limiter shares the queue's Redis (limits must hold across processes).
+
+        Through proxyapp's storage (proxyapp/ratelimit_storage.py), whose hits also report
+        the window for the response headers.
+        """
+        return LIMITER_STORAGE_SCHEME_PREFIX + self.REDIS_URL if self.REDIS_URL else "memory://"
 
     @property
     def RATELIMIT_STORAGE_OPTIONS(self) -> dict:  # noqa: N802 - Flask-Limiter's config name
@@ -232,6 +246,7 @@ def _validate_job_settings(config: Config) -> None:
         )
     for name in ("UPSTREAM_MAX_ATTEMPTS", "CIRCUIT_FAILURE_THRESHOLD", "IDEMPOTENCY_TTL_SECONDS", "MAX_RUNS",
                  "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL", "CIRCUIT_OPEN_SECONDS",
+                 "WORKER_CONCURRENCY", "WORKER_POLL_SECONDS",
                  "RECONCILE_INTERVAL_SECONDS", "JOB_LEASE_SECONDS", "UPSTREAM_BACKOFF_MAX"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")

@@ -7,14 +7,13 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from config import DEV_SECRET_KEY, Config, load_config
 from proxyapp import admin, api, docs, errors, ops, queue, web
 from proxyapp.admin.dashboard import mount_rq_dashboard
 from proxyapp.cli import register_commands
 from proxyapp.crypto import init_crypto
+from proxyapp.database import init_sqlite
 from proxyapp.extensions import csrf, db, limiter, login_manager, migrate
 from proxyapp.instance import read_or_create_secret
 from proxyapp.logs import init_request_logging
@@ -48,7 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     web.configure_sessions(app)
     validate_limits(app)
     limiter.init_app(app)
-    _init_sqlite_pragmas(app)
+    init_sqlite(app)
 
     queue.init_queue(app)
     errors.register_error_handlers(app)
@@ -74,30 +73,3 @@ def _apply_instance_defaults(app: Flask) -> None:
         # A silently dropped database host must fail a request (503), not hang it.
         options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
         options["connect_args"] = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"], **options.get("connect_args", {})}
-
-
-def _init_sqlite_pragmas(app: Flask) -> None:
-    """SQLite settings for web threads and workers writing at once.
-
-    WAL lets readers proceed during a write, and the busy timeout makes writers queue.
-    Transactions begin IMMEDIATE: a deferred transaction that reads and then writes gets
-    SQLITE_BUSY at once (no waiting) when another connection wrote in between.
-    """
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return
-    with app.app_context():
-        engine: Engine = db.engine
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI objects are untyped
-        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

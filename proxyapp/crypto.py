@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from sqlalchemy import String, Text, column, select, table, update
 
 from config import ConfigError
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.instance import read_or_create_secret
 
@@ -75,6 +76,7 @@ def reencrypt_all(batch_size: int = 500) -> int:
     """Rewrite every stored input and output under the newest key; returns rows rewritten."""
     rewritten, last_id = 0, ""
     while True:
+        begin_write()  # read and rewrite each batch under the write lock: no update lands in between
         rows = db.session.execute(
             select(_RAW_PREDICTIONS).where(_RAW_PREDICTIONS.c.id > last_id)
             .order_by(_RAW_PREDICTIONS.c.id).limit(batch_size)

@@ -10,6 +10,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from proxyapp import ratelimit_storage  # noqa: F401 - registers the limiter's storage scheme
+
 
 class AppLimiter(Limiter):
     """Flask-Limiter that takes key prefix and strategy from each app's config.

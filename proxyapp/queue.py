@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from flask import Flask, current_app
 from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from config import redis_client_options
 
+log = logging.getLogger(__name__)
 PREDICTION_JOB = "workers.predictions.run"
+_batch: ContextVar[Pipeline | None] = ContextVar("proxyapp_redis_batch", default=None)
 # The longest a request may block on Redis (`Prefer: wait`, at most 60 s), plus slack.
 MAX_BLOCKING_SECONDS = 65
 
@@ -37,6 +46,35 @@ def get_redis() -> Redis:
 def get_blocking_redis() -> Redis:
     """A client of the same Redis for blocking calls that may take up to a minute."""
     return current_app.extensions["redis_blocking"]
+
+
+@contextmanager
+def batched_writes() -> Iterator[None]:
+    """Send the fire-and-forget Redis writes of the block (`write_later`) in one round trip at its end."""
+    pipe = get_redis().pipeline(transaction=False)
+    token = _batch.set(pipe)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        try:
+            if len(pipe):
+                pipe.execute()
+        except RedisError as error:
+            log.warning("could not send %d deferred Redis writes (%s)", len(pipe), type(error).__name__)
+        finally:
+            pipe.reset()
+
+
+def write_later(build: Callable[[Pipeline], object]) -> None:
+    """Queue writes whose answers nobody reads: into the open batch, else sent now in one pipeline."""
+    pipe = _batch.get()
+    if pipe is not None:
+        build(pipe)
+        return
+    with get_redis().pipeline(transaction=False) as pipe:
+        build(pipe)
+        pipe.execute()
 
 
 def redis_key(*parts: str) -> str:

@@ -51,7 +51,7 @@ class Stack:
 
     def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
                  env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1,
-                 worker_class: str = "simple") -> None:
+                 worker_class: str = "slots", slots: int = 4) -> None:
         self.workdir = workdir
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,7 @@ class Stack:
         self.workers_wanted = workers
         self.web_threads = web_threads
         self.worker_class = worker_class
+        self.slots = slots if worker_class == "slots" else 1
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
@@ -75,6 +76,7 @@ class Stack:
             "UPSTREAM_API_KEY": SIMULATOR_KEY,
             "SIMULATOR_API_KEY": SIMULATOR_KEY,
             "PYTHONUNBUFFERED": "1",
+            "WORKER_CONCURRENCY": str(self.slots),
             **(env or {}),
         }
 
@@ -107,8 +109,13 @@ class Stack:
             ])
             wait_http(f"{url}/", process=process)
 
+    @property
+    def live_slots(self) -> int:
+        """RQ workers registered once every worker process is up (one per job slot)."""
+        return self.workers_wanted * self.slots
+
     def start_worker(self, index: int) -> subprocess.Popen:
-        """Start one RQ worker process."""
+        """Start one RQ worker process (`slots` registered RQ workers)."""
         return self._spawn(f"worker-{index}", [sys.executable, "-m", "workers", "--worker-class", self.worker_class])
 
     def start_scheduler(self) -> subprocess.Popen:

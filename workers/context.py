@@ -1,8 +1,9 @@
-"""Per-process state for jobs: the Flask app and the pooled upstream client."""
+"""Per-process state for jobs: the Flask app, and a pooled upstream client per job slot."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 from flask import Flask
 
@@ -10,7 +11,7 @@ from proxyapp import create_app
 from proxyapp.services.upstream import UpstreamClient
 
 _app: Flask | None = None
-_clients: dict[int, UpstreamClient] = {}
+_clients = threading.local()
 
 
 def get_app() -> Flask:
@@ -28,9 +29,8 @@ def set_app(app: Flask) -> None:
 
 
 def get_upstream() -> UpstreamClient:
-    """One pooled client per process, made after any fork (sockets are not shared)."""
+    """One pooled client per slot thread, made after any fork (sockets are shared by neither)."""
     pid = os.getpid()
-    if pid not in _clients:
-        _clients.clear()
-        _clients[pid] = UpstreamClient.from_config(get_app().config)
-    return _clients[pid]
+    if getattr(_clients, "pid", None) != pid:
+        _clients.pid, _clients.client = pid, UpstreamClient.from_config(get_app().config)
+    return _clients.client

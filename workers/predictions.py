@@ -7,7 +7,7 @@ import logging
 from flask import current_app
 
 from proxyapp.models import PredictionKind
-from proxyapp.queue import get_redis, redis_key
+from proxyapp.queue import batched_writes, get_redis, redis_key
 from proxyapp.services import cache, leases, predictions
 from proxyapp.services.circuit import CircuitBreaker
 from proxyapp.services.retrying import RetryPolicy, call_with_retries
@@ -28,8 +28,12 @@ def run(prediction_id: str) -> str:
 
 
 def execute(prediction_id: str, client: UpstreamClient) -> str:
-    """The job body inside an app context; returns what this run did."""
-    with leases.hold(prediction_id) as is_ours:
+    """The job body inside an app context; returns what this run did.
+
+    Writes nobody waits on (metrics, the cache entry, the wake-up, the lease release) go to
+    Redis together when the run ends: one round trip instead of one each.
+    """
+    with batched_writes(), leases.hold(prediction_id) as is_ours:
         if not is_ours:
             log.info("another run holds this prediction; not running it twice", extra={"prediction_id": prediction_id})
             return "skipped"

@@ -24,7 +24,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from proxyapp.queue import get_redis, redis_key
+from proxyapp.queue import get_redis, redis_key, write_later
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ def _write(build: Callable[[Pipeline], None]) -> None:
     if not has_app_context():
         return
     try:
-        with get_redis().pipeline(transaction=False) as pipe:
-            build(pipe)
-            pipe.execute()
+        write_later(build)
     except RedisError as error:
         log.warning("could not record a metric sample (%s); it is lost", type(error).__name__)
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, User, utcnow
 from proxyapp.services.audit import AuditAction, record_event
@@ -71,6 +72,7 @@ def register_user(username: str, password: str, email: str | None = None) -> Reg
     db.session.add(user)
     first_key = issue_key(user, FIRST_KEY_NAME)
     try:
+        begin_write()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -89,6 +91,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 def record_login(user: User) -> None:
     """Remember when the user last signed in."""
+    begin_write()
     user.last_login_at = utcnow()
     db.session.commit()
 
@@ -101,7 +104,9 @@ def _confirm_password(user: User, password: str) -> None:
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """Set a new password (the current one required) and end the user's other sessions."""
     _confirm_password(user, current_password)
-    user.password_hash = hash_password(new_password)
+    password_hash = hash_password(new_password)
+    begin_write()
+    user.password_hash = password_hash
     user.session_version += 1
     db.session.commit()
 
@@ -111,6 +116,7 @@ def delete_account(user: User, password: str) -> None:
     _confirm_password(user, password)
     # Predictions have no ORM relationship to cascade through, so they go explicitly; the
     # keys go with the user (relationship cascade), and audit rows keep only the name.
+    begin_write()
     db.session.execute(delete(Prediction).where(Prediction.user_id == user.id))
     db.session.delete(user)
     db.session.commit()
@@ -130,9 +136,11 @@ def create_admin(username: str, password: str) -> User:
     problem = username_problem(username) or password_problem(password, username)
     if problem:
         raise InvalidCredentials(problem)
+    password_hash = hash_password(password)  # slow by design: before the write lock is taken
+    begin_write()
     if username_exists(username):
         raise UsernameTaken(username)
-    user = User(username=normalize_username(username), password_hash=hash_password(password), is_admin=True)
+    user = User(username=normalize_username(username), password_hash=password_hash, is_admin=True)
     db.session.add(user)
     db.session.flush()
     record_event(None, AuditAction.ADMIN_CREATED, user)

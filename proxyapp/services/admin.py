@@ -6,6 +6,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
 
 from proxyapp.errors import APIError
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import User
 from proxyapp.services.audit import AuditAction, record_event
@@ -39,6 +40,7 @@ def set_disabled(actor: User | None, target: User, disabled: bool) -> None:
         raise AdminActionRefused("You cannot disable or enable your own account.")
     if target.is_disabled == disabled:
         return
+    begin_write()
     target.is_disabled = disabled
     record_event(actor, AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED, target)
     db.session.commit()
@@ -56,6 +58,7 @@ def set_limits(actor: User | None, target: User, rate_limit: str | None, max_pen
     }
     if not changes:
         return
+    begin_write()
     target.rate_limit, target.max_pending = rate_limit, max_pending
     record_event(actor, AuditAction.LIMITS_CHANGED, target, changes)
     db.session.commit()

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 
 from proxyapp.errors import APIError
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Batch, Prediction, PredictionKind, PredictionStatus, User, new_prediction_id
 from proxyapp.services import predictions
@@ -40,6 +41,7 @@ def create_batch(api_key: ApiKey, payloads: list[dict[str, Any]], *, use_cache: 
     for item, prediction_id in zip(items, sorted(item.id for item in items), strict=True):
         item.id = prediction_id
     to_queue = [item.id for item in items if not item.cached]
+    begin_write()  # the pending count and the inserts in one short write transaction
     ensure_pending_capacity(api_key.user, len(to_queue))
     db.session.add(Batch(id=batch_id, user_id=api_key.user_id))
     db.session.flush()  # the batch row must exist before items reference it

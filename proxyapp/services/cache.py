@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from config import ConfigError
 from proxyapp.crypto import decrypt_json, encrypt_json
 from proxyapp.models import Prediction, PredictionStatus, utcnow
-from proxyapp.queue import get_redis, redis_key
+from proxyapp.queue import get_redis, redis_key, write_later
 
 log = logging.getLogger(__name__)
 _KEY_PURPOSE = b"proxyapp result cache v1"
@@ -64,7 +64,8 @@ def store(user_id: int, kind: str, payload: dict[str, Any], output: dict[str, An
     if not is_enabled():
         return
     try:
-        get_redis().set(cache_key(user_id, kind, payload), encrypt_json(output), ex=current_app.config["CACHE_TTL"])
+        key, value, ttl = cache_key(user_id, kind, payload), encrypt_json(output), current_app.config["CACHE_TTL"]
+        write_later(lambda pipe: pipe.set(key, value, ex=ttl))
     except RedisError:
         # The prediction has already succeeded; a lost entry only costs a later upstream call.
         log.warning("could not store a result in the cache")

@@ -46,6 +46,7 @@ class CircuitBreaker:
         self.probe_ms = max(1, int(probe_seconds * 1000))
         # Failures older than this are forgotten, but only well after a half-open probe could run.
         self.memory_ms = 2 * self.open_ms + self.probe_ms
+        self._failures_seen: int | None = None  # as read by before_call; None: unknown
 
     def before_call(self) -> None:
         """Raise CircuitOpenError unless a call may be made now."""
@@ -53,6 +54,7 @@ class CircuitBreaker:
         if state is None:
             return
         is_open, failures = state
+        self._failures_seen = int(failures or 0)
         if is_open:
             raise CircuitOpenError()
         if int(failures or 0) >= self.threshold:
@@ -63,7 +65,8 @@ class CircuitBreaker:
     def record(self, error: UpstreamError | None) -> None:
         """Count the outcome of a call that was made (None means it succeeded)."""
         if error is None or error.code not in TRIPPING_CODES:
-            if error is None or error.code is not UpstreamErrorCode.RATE_LIMITED:
+            # Nothing to reset when the call began with no failures counted (the usual case).
+            if (error is None or error.code is not UpstreamErrorCode.RATE_LIMITED) and self._failures_seen != 0:
                 self._safely(self._close, None)
             return
         self._safely(self._count_failure, None)

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from proxyapp.errors import APIError
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
 from proxyapp.services.keys import IssuedKey, issue_key
@@ -80,6 +81,7 @@ def _ensure_room_for_a_key(user: User) -> None:
 
 def create_named_key(user: User, name: str) -> IssuedKey:
     """Issue and store a new named key, within the per-account cap."""
+    begin_write()  # the key count and the insert in one write transaction
     _ensure_room_for_a_key(user)
     issued = issue_key(user, name.strip())
     db.session.commit()

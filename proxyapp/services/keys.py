@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
 
@@ -100,5 +101,6 @@ def touch_last_used(api_key: ApiKey) -> None:
     """Record use, at most once a minute per key so busy keys do not write on every call."""
     now = utcnow()
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+        begin_write()
         api_key.last_used_at = now
         db.session.commit()

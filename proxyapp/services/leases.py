@@ -21,7 +21,7 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 
-from proxyapp.queue import get_redis, redis_key
+from proxyapp.queue import get_redis, redis_key, write_later
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Lease:
         self._stop.set()
         self._thread.join(timeout=5)
         try:
-            self.redis.eval(_RELEASE, 1, self.key, self.token)
+            write_later(lambda pipe: pipe.eval(_RELEASE, 1, self.key, self.token))
         except RedisError:
             log.warning("could not release a run lease; it expires by itself", extra={"lease": self.key})
 

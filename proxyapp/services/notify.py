@@ -13,7 +13,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from proxyapp.queue import MAX_BLOCKING_SECONDS, get_blocking_redis, get_redis, redis_key
+from proxyapp.queue import MAX_BLOCKING_SECONDS, get_blocking_redis, redis_key, write_later
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,9 @@ def _key(prediction_id: str) -> str:
 
 def announce_finished(prediction_id: str) -> None:
     """Wake every request waiting for this prediction."""
+    key = _key(prediction_id)
     try:
-        with get_redis().pipeline() as pipe:
-            pipe.lpush(_key(prediction_id), "1").expire(_key(prediction_id), NOTIFICATION_TTL_SECONDS).execute()
+        write_later(lambda pipe: pipe.lpush(key, "1").expire(key, NOTIFICATION_TTL_SECONDS))
     except RedisError:
         log.warning("could not announce a finished prediction; waiters time out instead",
                     extra={"prediction_id": prediction_id})

@@ -15,6 +15,7 @@ from marshmallow import EXCLUDE, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import func, literal, select, update
 
+from proxyapp.database import begin_write, end_reads
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.metrics.shared import record_finished
@@ -55,6 +56,7 @@ def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key:
     # Ids are kept in locals: reading an expired attribute would open a transaction (on
     # SQLite a write lock) for as long as the Redis calls below take.
     prediction_id, user_id, is_cached = prediction.id, api_key.user_id, bool(prediction.cached)
+    begin_write()  # the key lookup's snapshot ends here; the count and insert run under the write lock
     if not is_cached:
         ensure_pending_capacity(api_key.user)
     db.session.add(prediction)
@@ -94,6 +96,7 @@ def _original_prediction(api_key: ApiKey, key: str, payload: dict[str, Any]) -> 
     prediction_id = idempotency.recorded_prediction_id(api_key.user_id, key, payload)
     if prediction_id is None:
         return None
+    end_reads()  # Redis named a row another request may have committed after our snapshot began
     original = db.session.get(Prediction, prediction_id)
     if original is None or original.user_id != api_key.user_id:
         idempotency.forget(api_key.user_id, key, prediction_id)  # its submission was undone (503)
@@ -120,7 +123,7 @@ def wait_for_finish(prediction: Prediction, seconds: float) -> Prediction:
     """Hold until the prediction is terminal or `seconds` pass; the prediction as stored then."""
     if not prediction.state.is_terminal:
         prediction_id = prediction.id
-        db.session.commit()  # end the transaction: no connection (or SQLite lock) is held while waiting
+        end_reads()  # no connection or snapshot is held while waiting; the refresh reads the finished row
         notify.wait_until_announced(prediction_id, seconds)
         db.session.refresh(prediction)
     return prediction
@@ -152,6 +155,7 @@ def get_owned_prediction(user: User, prediction_id: str) -> Prediction:
 
 def _transition(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -> bool:
     """Apply values if the prediction is in an allowed state; True if it was."""
+    begin_write()
     result = db.session.execute(
         update(Prediction)
         .where(Prediction.id == prediction_id, Prediction.status.in_([s.value for s in allowed]))
@@ -226,6 +230,7 @@ def load_request(prediction_id: str) -> JobRequest:
     row = db.session.execute(
         select(Prediction.user_id, Prediction.kind, Prediction.input).where(Prediction.id == prediction_id)
     ).one()
+    db.session.commit()  # hold no snapshot (or connection) through the upstream call
     return JobRequest(user_id=row.user_id, kind=row.kind, body=row.input)
 
 

@@ -17,6 +17,7 @@ from flask import current_app
 from rq.job import Job
 from sqlalchemy import select, update
 
+from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import PENDING_STATUSES, TERMINAL_STATUSES, Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
@@ -131,6 +132,7 @@ def purge_expired_results(now: datetime | None = None) -> int:
         ids = list(db.session.scalars(expired))
         if not ids:
             return total
+        begin_write()
         db.session.execute(update(Prediction).where(Prediction.id.in_(ids))
                            .values(input=None, output=None, purged_at=now))
         db.session.commit()

@@ -1,0 +1,122 @@
+"""Database sessions that never hold a write lock longer than a write needs.
+
+On SQLite a transaction's first statement decides its lock: a transaction that starts with
+a read begins DEFERRED (a WAL snapshot; it never blocks writers and is never blocked), one
+that starts with a write begins IMMEDIATE (takes the write lock at once and waits its turn
+under `busy_timeout`). A transaction that reads first and writes later is the one shape
+that fails under concurrency (SQLITE_BUSY at once when another connection wrote in between),
+so such code calls `begin_write()` before its first write: what follows runs IMMEDIATE.
+An ORM flush does that by itself; code that checks before it writes (a count, an existence
+check) calls it before the check, so check and write share the write lock. Writing in a transaction that began with a read warns
+(`ReadThenWriteWarning`, an error in the test suite). PostgreSQL needs none of this, and
+`begin_write()` costs nothing there.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from proxyapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+_PENDING = "proxyapp_begin_pending"  # a transaction began; its BEGIN is sent with its first statement
+_WRITE = "proxyapp_write"  # the transaction will write: begin it IMMEDIATE
+_MODE = "proxyapp_mode"  # how the open transaction began
+_DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_WRITE_VERBS = (*_DML, "CREATE", "DROP", "ALTER")  # schema changes (migrations, create_all) run alone
+
+
+class ReadThenWriteWarning(RuntimeWarning):
+    """A SQLite transaction wrote after reading without `begin_write()`; it may fail with SQLITE_BUSY."""
+
+
+def begin_write(session: Session | None = None) -> None:
+    """Make the session's transaction a write transaction before its first write.
+
+    Before the transaction's first statement it simply begins IMMEDIATE. After reads, the
+    read-only transaction ends and an IMMEDIATE one continues on the same connection: what
+    was read stays loaded, what follows runs under the write lock. Called after a write
+    (the transaction already holds the lock) it does nothing.
+    """
+    connection = (session or db.session).connection()
+    if connection.dialect.name != "sqlite":
+        return
+    info = connection.info
+    if info.get(_PENDING):
+        info[_WRITE] = True
+    elif info.get(_MODE) == "DEFERRED":
+        dbapi_connection = connection.connection.dbapi_connection
+        dbapi_connection.execute("COMMIT")  # nothing was written: this only ends the read snapshot
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+        info[_MODE] = "IMMEDIATE"
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, *_args) -> None:  # noqa: ANN002 - flush context and instances
+    """An ORM flush writes: make sure the transaction holds the write lock first."""
+    begin_write(session)
+
+
+def end_reads() -> None:
+    """End the session's read-only transaction, so the next read sees what others committed since.
+
+    A SQLite read transaction reads from the snapshot of its first statement; code that
+    learned of a row from elsewhere (Redis) must look again outside that snapshot.
+    """
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_reads() with unsaved changes; commit them instead")
+    session.commit()
+
+
+def init_sqlite(app: Flask) -> None:
+    """SQLite settings for web threads and workers writing at once, and the lazy BEGIN above.
+
+    WAL lets readers proceed during a write, and the busy timeout makes writers queue.
+    """
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine: Engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI objects are untyped
+        dbapi_connection.isolation_level = None  # no implicit BEGIN: ours comes with the first statement
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.info[_PENDING] = True
+        connection.info.pop(_WRITE, None)
+        connection.info.pop(_MODE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(connection: Connection, cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        info = connection.info
+        verb = statement.lstrip()[:7].upper()
+        if info.pop(_PENDING, False):
+            mode = "IMMEDIATE" if verb.startswith(_WRITE_VERBS) or info.pop(_WRITE, False) else "DEFERRED"
+            cursor.execute(f"BEGIN {mode}")
+            info[_MODE] = mode
+        elif verb.startswith(_DML) and info.get(_MODE) == "DEFERRED":
+            info[_MODE] = "UPGRADED"  # warn once per transaction
+            warnings.warn("a SQLite transaction wrote after reading; call begin_write() first",
+                          ReadThenWriteWarning, stacklevel=2)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Connection) -> None:
+        for name in (_PENDING, _WRITE, _MODE):
+            connection.info.pop(name, None)
