@@ -1,70 +1,206 @@
 """`make bench`: the proxy measured against its own baselines on this machine.
 
-a. Submission path: POST /v1/predictions (auth, limits, validation, insert, enqueue)
-   against GET /healthz on the same waitress, closed-loop throughput and open-loop
-   latency at half the saturating load.
-b. End to end: simulator at a fixed latency L, C worker slots; completed predictions per
-   second against the ideal C / L, and memory (PSS) per slot.
-c. Added latency: `Prefer: wait` through the proxy against calling the simulator directly.
+Every figure is a ratio (or a latency) against a baseline measured in the same run, and
+every measurement is repeated (`--repeat`, interleaved), printed as min / median / max.
+Nothing is asserted. Traffic goes only to loopback servers this script starts, and every
+loop is bounded. Predictions are sampled, so the proxy never answers them from the result
+cache unless asked; the benchmarks also send `Cache-Control: no-cache` to make that explicit.
 
-Every figure is printed with its baseline from the same run; nothing is asserted.
-Traffic goes only to loopback servers this script starts, and every loop is bounded.
+Stack 1 (simulator at 0 ms, 2 worker processes):
+  a. submission: POST /v1/predictions (202) closed-loop, 8 connections, vs GET /healthz; p99/p50
+  s. synchronous: POST with `Prefer: wait`, one account per connection, vs GET /healthz; p99/p50
+  l. listing: GET /v1/predictions at 50,000 stored rows vs an account with none
+  h. history: a 512- and a 64-item history submitted vs a 1-item one
+  c. added latency: `Prefer: wait` one at a time vs the simulator called directly
+Stack 2 (simulator at L ms, SLOTS job slots):
+  w. synchronous at L ms: `Prefer: wait` over 32 connections vs the ideal 32 / L
+  b. end to end: batches drained by the slots vs the ideal SLOTS / L, and PSS per slot
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
-from benchmarks.loadgen import Request, run
+from benchmarks.loadgen import Request, Result, run
 from proxyapp.embedded_redis import EmbeddedRedis
+from proxyapp.models import new_prediction_id
 from tests.conftest import CANONICAL_BODY
 from tests.integration.conftest import register_over_http
 from tests.stack import SIMULATOR_KEY, Stack
 
-UNLIMITED = {"RATE_LIMIT": "1000000/minute", "MAX_PENDING": "1000000", "REGISTER_RATE_LIMIT": "1000/minute"}
+UNLIMITED = {"RATE_LIMIT": "10000000/minute", "POLL_RATE_LIMIT": "10000000/minute", "MAX_PENDING": "10000000",
+             "REGISTER_RATE_LIMIT": "1000/minute"}
+NO_CACHE = {"Content-Type": "application/json", "Cache-Control": "no-cache"}
+ICD_CODES = ["E11", "I10", "E78.5", "N18.3", "I25.10", "J44.9", "E66.9", "K21.9", "M54.5", "F32.9"]
+Figures = dict[str, float]
 
 
-def _stack(workdir: Path, redis_url: str, *, workers: int, env: dict[str, str], threads: int = 8,
-           worker_class: str = "simple") -> Stack:
-    stack = Stack(workdir, redis_url, workers=workers, env={**UNLIMITED, **env}, web_threads=threads,
-                  worker_class=worker_class)
+def _stack(workdir: Path, redis_url: str, *, workers: int, slots: int, env: dict[str, str],
+           threads: int) -> Stack:
+    stack = Stack(workdir, redis_url, workers=workers, slots=slots, env={**UNLIMITED, **env}, web_threads=threads)
     stack.start()
+    _wait_for_slots(stack, stack.live_slots)
     return stack
 
 
-def _key(stack: Stack) -> str:
-    return register_over_http(stack.base_url, f"bench{uuid.uuid4().hex[:8]}", "benchmark passphrase")[1]
+def _account(stack: Stack) -> tuple[str, str]:
+    username = f"bench{uuid.uuid4().hex[:8]}"
+    return username, register_over_http(stack.base_url, username, "benchmark passphrase")[1]
 
 
-def submission_path(workdir: Path, redis_url: str, seconds: float, threads: int) -> dict[str, float]:
-    """(a) Throughput ratio and latency at half load of the submission path."""
-    stack = _stack(workdir / "a", redis_url, workers=0, env={}, threads=threads)
-    try:
-        headers = {"Authorization": f"Bearer {_key(stack)}", "Content-Type": "application/json"}
-        health = Request("GET", f"{stack.base_url}/healthz", {})
-        submit = Request("POST", f"{stack.base_url}/v1/predictions", headers, CANONICAL_BODY)
-        health_max = run(health, seconds=seconds, processes=2, connections=4)
-        submit_max = run(submit, seconds=seconds, processes=2, connections=4)
-        half = submit_max.throughput / 2
-        paced = run(submit, seconds=seconds, processes=2, connections=4, rate=half)
-        paced_health = run(health, seconds=seconds, processes=2, connections=4, rate=half)
-    finally:
-        stack.stop()
-    return {
-        "healthz_rps": health_max.throughput, "submit_rps": submit_max.throughput,
-        "ratio": submit_max.throughput / health_max.throughput, "half_load_rps": half,
-        "submit_p50_ms": paced.percentile(0.5), "submit_p99_ms": paced.percentile(0.99),
-        "healthz_p50_ms": paced_health.percentile(0.5), "healthz_p99_ms": paced_health.percentile(0.99),
-        "submit_statuses": dict(submit_max.statuses),
-    }
+def _auth(key: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **NO_CACHE, **extra}
+
+
+def _history_body(items: int) -> dict:
+    """A valid request with an `items`-long history (age first, then ICD-10-CM codes)."""
+    history = [{"code": "64", "system": "age", "display": "64"}]
+    history += [{"code": ICD_CODES[n % len(ICD_CODES)], "system": "ICD10CM", "display": f"event {n}"}
+                for n in range(items - 1)]
+    return {**CANONICAL_BODY, "history": history}
+
+
+def _closed(request: Request | list[Request], seconds: float, connections: int = 8) -> Result:
+    return run(request, seconds=seconds, processes=2, connections=connections // 2)
+
+
+def _tail(result: Result) -> float:
+    return result.percentile(0.99) / result.percentile(0.5)
+
+
+def _seed_rows(stack: Stack, username: str, count: int) -> None:
+    """Store `count` finished predictions for the account straight into the stack's SQLite file."""
+    database = sqlite3.connect(stack.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    with database:
+        (user_id,) = database.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+        now = time.strftime("%Y-%m-%d %H:%M:%S.000000")
+        rows = [(new_prediction_id(), user_id, "prediction", "succeeded", 0, 1, 1, now, now, now)
+                for _ in range(count)]
+        database.executemany("INSERT INTO predictions (id, user_id, kind, status, cached, attempts, runs, "
+                             "created_at, started_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    database.close()
+
+
+def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, samples: int) -> dict[str, Callable[[], Figures]]:
+    """Measurements on a stack whose simulator answers at once; returns one callable per part."""
+    stack = _stack(workdir / "zero", redis_url, workers=2, slots=16, env={}, threads=threads)
+    base = stack.base_url
+    health = Request("GET", f"{base}/healthz", {})
+    _, submitter = _account(stack)
+    waiters = [_account(stack)[1] for _ in range(8)]
+    empty_name, empty_key = _account(stack)
+    full_name, full_key = _account(stack)
+    _seed_rows(stack, full_name, 50_000)
+    bodies = {n: _history_body(n) for n in (1, 64, 512)}
+
+    def submission() -> Figures:
+        baseline = _closed(health, seconds)
+        submit = _closed(Request("POST", f"{base}/v1/predictions", _auth(submitter), CANONICAL_BODY), seconds)
+        return {"healthz_rps": baseline.throughput, "submit_rps": submit.throughput,
+                "ratio": submit.throughput / baseline.throughput, "p50_ms": submit.percentile(0.5),
+                "p99_ms": submit.percentile(0.99), "p99/p50": _tail(submit)}
+
+    def synchronous() -> Figures:
+        baseline = _closed(health, seconds)
+        wait = _closed([Request("POST", f"{base}/v1/predictions", _auth(key, Prefer="wait=10"), CANONICAL_BODY)
+                        for key in waiters], seconds)
+        return {"healthz_rps": baseline.throughput, "wait_rps": wait.throughput,
+                "ratio": wait.throughput / baseline.throughput, "p50_ms": wait.percentile(0.5),
+                "p99_ms": wait.percentile(0.99), "p99/p50": _tail(wait),
+                "non_200": sum(n for status, n in wait.statuses.items() if status != 200)}
+
+    def listing() -> Figures:
+        empty = _closed(Request("GET", f"{base}/v1/predictions?limit=20", _auth(empty_key)), seconds)
+        full = _closed(Request("GET", f"{base}/v1/predictions?limit=20", _auth(full_key)), seconds)
+        return {"empty_rps": empty.throughput, "rows_50k_rps": full.throughput,
+                "ratio": full.throughput / empty.throughput}
+
+    def history() -> Figures:
+        rates = {n: _closed(Request("POST", f"{base}/v1/predictions", _auth(submitter), body), seconds).throughput
+                 for n, body in bodies.items()}
+        return {"items_1_rps": rates[1], "items_64_rps": rates[64], "items_512_rps": rates[512],
+                "ratio_64": rates[64] / rates[1], "ratio_512": rates[512] / rates[1]}
+
+    def added_latency() -> Figures:
+        api = requests.Session()
+        api.headers.update(_auth(waiters[0], Prefer="wait=10"))
+        direct = requests.Session()
+        direct.headers["Authorization"] = f"Token {SIMULATOR_KEY}"
+        proxied_ms, direct_ms = [], []
+        for _ in range(samples):
+            start = time.perf_counter()
+            direct.post(f"{stack.simulator_url}/predict", json=CANONICAL_BODY, timeout=30).raise_for_status()
+            direct_ms.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            response = api.post(f"{base}/v1/predictions", json=CANONICAL_BODY, timeout=30)
+            proxied_ms.append((time.perf_counter() - start) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"Prefer: wait did not finish in time: {response.status_code}")
+        return {"direct_p50_ms": _pct(direct_ms, 0.5), "proxy_p50_ms": _pct(proxied_ms, 0.5),
+                "added_p50_ms": _pct(proxied_ms, 0.5) - _pct(direct_ms, 0.5),
+                "added_p99_ms": _pct(proxied_ms, 0.99) - _pct(direct_ms, 0.99)}
+
+    parts = {"a": submission, "s": synchronous, "l": listing, "h": history, "c": added_latency}
+    parts["stop"] = stack.stop  # type: ignore[assignment]
+    return parts
+
+
+def stack_slow(workdir: Path, redis_url: str, seconds: float, threads: int, slots: int, latency_ms: int,
+               per_slot: int) -> dict[str, Callable[[], Figures]]:
+    """Measurements against a simulator that takes `latency_ms` per call."""
+    processes = 2
+    stack = _stack(workdir / "slow", redis_url, workers=processes, slots=slots // processes,
+                   env={"SIMULATOR_LATENCY_MS": str(latency_ms)}, threads=threads)
+    base = stack.base_url
+    waiters = [_account(stack)[1] for _ in range(32)]
+    _, batcher = _account(stack)
+    latency = latency_ms / 1000
+
+    def synchronous_slow() -> Figures:
+        wait = _closed([Request("POST", f"{base}/v1/predictions", _auth(key, Prefer="wait=30"), CANONICAL_BODY)
+                        for key in waiters], seconds, connections=32)
+        ideal = 32 / latency
+        return {"wait_rps": wait.throughput, "ideal_rps": ideal, "fraction_of_ideal": wait.throughput / ideal,
+                "p50_ms": wait.percentile(0.5), "p99_ms": wait.percentile(0.99)}
+
+    def end_to_end() -> Figures:
+        api = requests.Session()
+        api.headers.update(_auth(batcher))
+        total = slots * per_slot
+        bodies = [_distinct_body(n) for n in range(total)]
+        started = time.perf_counter()
+        # Batches of 100 queue the work in a fraction of a second: the figure is the slots'.
+        batches = [api.post(f"{base}/v1/batches", json={"predictions": bodies[i:i + 100]},
+                            timeout=60).json()["urls"]["get"] for i in range(0, total, 100)]
+        deadline = started + 120 + total * latency
+        pending = total
+        while pending and time.perf_counter() < deadline:
+            counts = [api.get(url, timeout=30).json()["counts"] for url in batches]
+            pending = sum(c.get("queued", 0) + c.get("running", 0) for c in counts)
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        workers = [p.pid for name, p in stack.processes.items() if name.startswith("worker")]
+        ideal = slots / latency
+        return {"completed_per_s": (total - pending) / elapsed, "ideal_per_s": ideal,
+                "fraction_of_ideal": (total - pending) / elapsed / ideal,
+                "pss_mb_per_slot": sum(_pss_mb(pid) for pid in workers) / slots, "unfinished": pending}
+
+    return {"w": synchronous_slow, "b": end_to_end, "stop": stack.stop}  # type: ignore[dict-item]
+
+
+def _pct(values: list[float], fraction: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(fraction * len(values)))]
 
 
 def _pss_mb(pid: int) -> float:
@@ -88,117 +224,73 @@ def _children(pid: int) -> list[int]:
     return [grand for child in direct for grand in (child, *_children(child))]
 
 
-def end_to_end(workdir: Path, redis_url: str, slots: int, latency_ms: int, per_slot: int,
-               worker_class: str) -> dict[str, float]:
-    """(b) Completed predictions per second with `slots` workers against the ideal slots / latency."""
-    stack = _stack(workdir / f"b-{worker_class}", redis_url, workers=slots,
-                   env={"SIMULATOR_LATENCY_MS": str(latency_ms)}, worker_class=worker_class)
-    try:
-        _wait_for_workers(stack, slots)
-        api = requests.Session()
-        api.headers.update({"Authorization": f"Bearer {_key(stack)}", "Cache-Control": "no-cache"})
-        total = slots * per_slot
-        bodies = [_distinct_body(n) for n in range(total)]
-        started = time.perf_counter()
-        # Batches of 100 put the work on the queue in a fraction of a second, so the figure
-        # is the workers' throughput rather than the submission path's.
-        batches = [api.post(f"{stack.base_url}/v1/batches", json={"predictions": bodies[i:i + 100]},
-                            timeout=60).json()["urls"]["get"] for i in range(0, total, 100)]
-        deadline = started + 120 + total * latency_ms / 1000
-        pending = total
-        while pending and time.perf_counter() < deadline:
-            counts = [api.get(url, timeout=30).json()["counts"] for url in batches]
-            pending = sum(c.get("queued", 0) + c.get("running", 0) for c in counts)
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        workers = [p.pid for name, p in stack.processes.items() if name.startswith("worker")]
-        pss = sum(_pss_mb(pid) for pid in workers)
-    finally:
-        stack.stop()
-    ideal = slots / (latency_ms / 1000)
-    return {"completed_per_s": (total - pending) / elapsed, "ideal_per_s": ideal,
-            "fraction_of_ideal": (total - pending) / elapsed / ideal, "pss_mb_per_slot": pss / slots,
-            "unfinished": pending}
-
-
-def _wait_for_workers(stack: Stack, count: int, timeout: float = 180.0) -> None:
-    """Block until /readyz reports `count` live workers (32 processes take a while to start on 2 cores)."""
+def _wait_for_slots(stack: Stack, count: int, timeout: float = 180.0) -> None:
+    """Block until /readyz reports `count` live job slots."""
     deadline = time.perf_counter() + timeout
+    live = 0
     while time.perf_counter() < deadline:
         live = requests.get(f"{stack.base_url}/readyz", timeout=10).json()["checks"]["workers"].get("live", 0)
         if live >= count:
             return
         time.sleep(0.5)
-    raise TimeoutError(f"only {live} of {count} workers started")
+    raise TimeoutError(f"only {live} of {count} job slots started")
 
 
 def _distinct_body(n: int) -> dict:
-    """The canonical example made unique (age and sample count), so no result comes from the cache."""
+    """The canonical example made unique (age and sample count)."""
     body = {**CANONICAL_BODY, "num_predictions": 1 + n // 121}
     body["history"] = [{"code": str(n % 121), "system": "age", "display": str(n % 121)}, *CANONICAL_BODY["history"][1:]]
     return body
 
 
-def added_latency(workdir: Path, redis_url: str, samples: int) -> dict[str, float]:
-    """(c) `Prefer: wait` through the proxy against the simulator called directly."""
-    stack = _stack(workdir / "c", redis_url, workers=2, env={})
-    try:
-        api = requests.Session()
-        api.headers.update({"Authorization": f"Bearer {_key(stack)}", "Prefer": "wait=10"})
-        direct = requests.Session()
-        direct.headers["Authorization"] = f"Token {SIMULATOR_KEY}"
-        proxied_ms, direct_ms = [], []
-        for _ in range(samples):
-            start = time.perf_counter()
-            direct.post(f"{stack.simulator_url}/predict", json=CANONICAL_BODY, timeout=30).raise_for_status()
-            direct_ms.append((time.perf_counter() - start) * 1000)
-            start = time.perf_counter()
-            response = api.post(f"{stack.base_url}/v1/predictions", json=CANONICAL_BODY, timeout=30)
-            proxied_ms.append((time.perf_counter() - start) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"Prefer: wait did not finish in time: {response.status_code}")
-    finally:
-        stack.stop()
+def _summary(runs: list[Figures]) -> str:
+    """Each figure as min / median / max over the repetitions."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for figures in runs:
+        for name, value in figures.items():
+            values[name].append(value)
+    return ", ".join(f"{name}={min(v):.2f}/{statistics.median(v):.2f}/{max(v):.2f}" for name, v in values.items())
 
-    def pct(values: list[float], fraction: float) -> float:
-        return sorted(values)[min(len(values) - 1, int(fraction * len(values)))]
 
-    return {"direct_p50_ms": pct(direct_ms, 0.5), "direct_p99_ms": pct(direct_ms, 0.99),
-            "proxy_p50_ms": pct(proxied_ms, 0.5), "proxy_p99_ms": pct(proxied_ms, 0.99),
-            "added_p50_ms": pct(proxied_ms, 0.5) - pct(direct_ms, 0.5),
-            "added_p99_ms": pct(proxied_ms, 0.99) - pct(direct_ms, 0.99),
-            "added_mean_ms": statistics.mean(proxied_ms) - statistics.mean(direct_ms)}
+NAMES = {"a": "submission path (8 connections)", "s": "synchronous path, upstream 0 ms (8 connections)",
+         "l": "listing at 50,000 rows", "h": "history length", "c": "added latency of Prefer: wait",
+         "w": "synchronous path, upstream slow (32 connections)", "b": "end to end"}
 
 
 def main() -> None:
-    """Run the selected parts and print their figures."""
+    """Run the selected parts `--repeat` times, interleaved, and print min/median/max of each figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="abc")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--parts", default="aslhcwb", help="letters of the parts to run (see the module doc)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
-    parser.add_argument("--slots", type=int, default=32)
+    parser.add_argument("--slots", type=int, default=64)
     parser.add_argument("--latency-ms", type=int, default=500)
-    parser.add_argument("--per-slot", type=int, default=8)
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--worker-class", default="simple", choices=["simple", "fork"])
+    parser.add_argument("--per-slot", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, "
-          f"{int(Path('/proc/meminfo').read_text().split()[1]) // 1024} MiB memory")
+    print(f"machine: {os.cpu_count()} cores, {int(Path('/proc/meminfo').read_text().split()[1]) // 1024} MiB; "
+          f"figures are min/median/max over {args.repeat} interleaved repetitions")
     with tempfile.TemporaryDirectory(prefix="proxyapp-bench-") as tmp, EmbeddedRedis() as redis_url:
         workdir = Path(tmp)
-        if "a" in args.parts:
-            figures = submission_path(workdir, redis_url, args.seconds, args.threads)
-            print(f"a. submission path ({args.threads} waitress threads):", _fmt(figures))
-        if "b" in args.parts:
-            figures = end_to_end(workdir, redis_url, args.slots, args.latency_ms, args.per_slot, args.worker_class)
-            print(f"b. end to end ({args.worker_class} workers):", _fmt(figures))
-        if "c" in args.parts:
-            print("c. added latency:", _fmt(added_latency(workdir, redis_url, args.samples)))
-
-
-def _fmt(figures: dict) -> str:
-    return ", ".join(f"{name}={value:.2f}" if isinstance(value, float) else f"{name}={value}"
-                     for name, value in figures.items())
+        for letters, group in (
+            ("aslhc", lambda: stack_one(workdir, redis_url, args.seconds, args.threads, args.samples)),
+            ("wb", lambda: stack_slow(workdir, redis_url, args.seconds, args.threads, args.slots, args.latency_ms,
+                                      args.per_slot)),
+        ):
+            if not set(letters) & set(args.parts):
+                continue
+            parts = group()
+            try:
+                wanted = [name for name in parts if name in args.parts and name != "stop"]
+                results: dict[str, list[Figures]] = {name: [] for name in wanted}
+                for _ in range(args.repeat):
+                    for name in wanted:
+                        results[name].append(parts[name]())
+                for name in wanted:
+                    print(f"{name}. {NAMES[name]}: {_summary(results[name])}", flush=True)
+            finally:
+                parts["stop"]()
 
 
 if __name__ == "__main__":

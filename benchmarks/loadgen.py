@@ -89,12 +89,13 @@ def _loop(request: Request, deadline: float, interval: float | None, offset: flo
         statuses[status] = statuses.get(status, 0) + 1
 
 
-def _worker(request: Request, connections: int, deadline: float, interval: float | None, offset: float,
-            queue: multiprocessing.Queue) -> None:
+def _worker(requests: list[Request], first: int, connections: int, deadline: float, interval: float | None,
+            offset: float, queue: multiprocessing.Queue) -> None:
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     threads = [
-        threading.Thread(target=_loop, args=(request, deadline, interval and interval * connections,
+        threading.Thread(target=_loop, args=(requests[(first + n) % len(requests)], deadline,
+                                             interval and interval * connections,
                                              offset + (interval or 0) * n, statuses, latencies))
         for n in range(connections)
     ]
@@ -105,9 +106,14 @@ def _worker(request: Request, connections: int, deadline: float, interval: float
     queue.put((statuses, latencies))
 
 
-def run(request: Request, *, seconds: float, processes: int = 2, connections: int = 4,
+def run(request: Request | list[Request], *, seconds: float, processes: int = 2, connections: int = 4,
         rate: float | None = None) -> Result:
-    """Closed loop when rate is None, else paced at `rate` requests per second in total."""
+    """Closed loop when rate is None, else paced at `rate` requests per second in total.
+
+    With a list of requests, connection i of the processes x connections sends the i-th
+    (round robin): e.g. one account per connection.
+    """
+    requests = request if isinstance(request, list) else [request]
     queue: multiprocessing.Queue = multiprocessing.Queue()
     start = time.perf_counter() + 0.2
     deadline = start + seconds
@@ -115,7 +121,7 @@ def run(request: Request, *, seconds: float, processes: int = 2, connections: in
     # seconds within its process, staggered so the total is `rate` evenly spread.
     interval = processes / rate if rate else None
     workers = [
-        multiprocessing.Process(target=_worker, args=(request, connections, deadline, interval,
+        multiprocessing.Process(target=_worker, args=(requests, n * connections, connections, deadline, interval,
                                                       0.2 + (interval or 0) * n / processes, queue))
         for n in range(processes)
     ]

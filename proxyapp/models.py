@@ -150,14 +150,17 @@ class Prediction(db.Model):
 
     __tablename__ = "predictions"
     __table_args__ = (
-        Index("ix_predictions_user_status", "user_id", "status"),
+        # The listing (`WHERE user_id = ? [AND status = ?] ORDER BY id DESC`) reads these in
+        # order, and the pending count uses the second: no sort of the caller's rows.
+        Index("ix_predictions_user_id_id", "user_id", "id"),
+        Index("ix_predictions_user_status_id", "user_id", "status", "id"),
         # The reconciler scans pending rows by age, and retention scans finished rows by age.
         Index("ix_predictions_status_created_at", "status", "created_at"),
         Index("ix_predictions_completed_at", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default=PredictionKind.PREDICTION.value,

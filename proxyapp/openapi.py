@@ -82,9 +82,9 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "operationId": "createPrediction", "summary": "Submit a prediction",
                 "description": "Validates, stores and queues the request. Answers 202 with where to poll, "
                                "or 200 with the finished prediction when `Prefer: wait=N` was honoured in time, "
-                               "or when an identical request of the account was answered within CACHE_TTL: that "
-                               "earlier sample is returned (`cached: true`, no upstream call; the upstream samples, "
-                               "so send `Cache-Control: no-cache` for a fresh draw).",
+                               "or when the client sent `Cache-Control: max-age=N` and an identical request of the "
+                               "account was answered at most N seconds ago: that earlier sample is returned "
+                               "(`cached: true`, no upstream call). Without it every prediction is a new sample.",
                 "parameters": ["Prefer", "IdempotencyKey", "CacheControl"],
                 "requestBody": {"required": True, "content": _json("PredictionRequest", CANONICAL_EXAMPLE)},
                 "responses": {**_ok(202, "Prediction", "Accepted and queued", "Location", "Retry-After"),
@@ -179,9 +179,11 @@ def _components(spec: APISpec) -> None:
         "schema": {"type": "string", "pattern": r"^wait=\d+$", "example": "wait=10"},
         "description": "`wait=N` (N ≤ 60): hold the request until the prediction finishes or N seconds pass."})
     spec.components.parameter("CacheControl", "header", {
-        "name": "Cache-Control", "schema": {"type": "string", "example": "no-cache"},
-        "description": "`no-cache` skips the result cache: the request goes upstream even if an identical one "
-                       "was answered within CACHE_TTL (cached answers repeat the earlier sample)."})
+        "name": "Cache-Control", "schema": {"type": "string", "example": "max-age=600"},
+        "description": "`max-age=N` accepts the stored result of an identical request of the account at most "
+                       "N seconds old (it repeats that earlier sample; predictions are sampled, so without this "
+                       "header every prediction goes upstream). `no-cache` never takes a stored result. "
+                       "Embeddings are deterministic: they are answered from the cache unless `no-cache` is sent."})
     spec.components.parameter("IdempotencyKey", "header", {
         "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255},
         "description": "The same key with the same body returns the original prediction for 24 h; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import typing
-from functools import partial
+from functools import lru_cache, partial
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,15 @@ MAX_EMBEDDING_DIMENSIONS = 16384
 
 # A regex rather than a callable so the OpenAPI document can show it as a pattern.
 _NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
+
+
+@lru_cache(maxsize=64)
+def shared(schema_class: type[Schema], **options: typing.Any) -> Schema:
+    """One instance per schema class and options, built once: building costs more than using it.
+
+    Schemas are never changed after construction, so one instance serves every thread.
+    """
+    return schema_class(**options)
 
 
 # --------------------------------------------------------------------------- fields

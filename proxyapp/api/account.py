@@ -6,13 +6,13 @@ from flask import Response, current_app, jsonify
 
 from proxyapp.api.auth import current_account, current_api_key
 from proxyapp.openapi import build_openapi
-from proxyapp.schemas import MeSchema
+from proxyapp.schemas import MeSchema, shared
 from proxyapp.services.usage import account_summary
 
 
 def me() -> Response:
     """Who the key belongs to, which key it is, and the account's limits and usage."""
-    return jsonify(MeSchema().dump(account_summary(current_account(), current_api_key())))
+    return jsonify(shared(MeSchema).dump(account_summary(current_account(), current_api_key())))
 
 
 def openapi() -> Response:

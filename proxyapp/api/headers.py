@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from flask import request
+from flask import current_app, request
+
+from proxyapp.models import PredictionKind
 
 from proxyapp.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from proxyapp.services.idempotency import check_key
@@ -29,6 +31,15 @@ def idempotency_key() -> str | None:
     return None if value is None else check_key(value)
 
 
-def is_cache_bypassed() -> bool:
-    """True when the client sent `Cache-Control: no-cache` (skip the result cache lookup)."""
-    return bool(request.cache_control.no_cache)
+def accepted_cache_age(kind: PredictionKind) -> int | None:
+    """How old a cached result the client accepts, in seconds; None: none at all.
+
+    `Cache-Control: max-age=N` accepts up to N seconds, `no-cache` nothing. Without either,
+    predictions (sampled) take no cached result and embeddings (deterministic) any.
+    """
+    control = request.cache_control
+    if control.no_cache:
+        return None
+    if control.max_age is not None:
+        return control.max_age
+    return current_app.config["CACHE_TTL"] if kind is PredictionKind.EMBEDDING else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, url_for
 
 from proxyapp.api.auth import current_account, current_api_key
-from proxyapp.api.headers import idempotency_key, is_cache_bypassed, requested_wait
+from proxyapp.api.headers import accepted_cache_age, idempotency_key, requested_wait
 from proxyapp.api.parsing import load_json_body, load_query
 from proxyapp.models import PredictionKind
 from proxyapp.schemas import (
@@ -14,6 +14,7 @@ from proxyapp.schemas import (
     PredictionPageSchema,
     PredictionRequestSchema,
     PredictionSchema,
+    shared,
 )
 from proxyapp.services import listing, predictions
 
@@ -22,7 +23,7 @@ POLL_AFTER_SECONDS = 1
 
 def _request_schema() -> PredictionRequestSchema:
     config = current_app.config
-    return PredictionRequestSchema(max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    return shared(PredictionRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
 
 
 def create_prediction() -> tuple[Response, int, dict[str, str]]:
@@ -30,7 +31,8 @@ def create_prediction() -> tuple[Response, int, dict[str, str]]:
 
     `Prefer: wait=N` holds the request (and its web thread) until the prediction finishes
     or N seconds pass; a repeated `Idempotency-Key` answers with the original prediction;
-    an identical earlier request is answered from the result cache (200, `cached: true`).
+    `Cache-Control: max-age=N` accepts the result of an identical request at most N seconds
+    old from the result cache (200, `cached: true`); otherwise every prediction is a new sample.
     """
     return _submit(load_json_body(_request_schema()), PredictionKind.PREDICTION)
 
@@ -38,13 +40,13 @@ def create_prediction() -> tuple[Response, int, dict[str, str]]:
 def create_embedding() -> tuple[Response, int, dict[str, str]]:
     """Like create_prediction, for the upstream's /embeddings: the body is a history only."""
     config = current_app.config
-    schema = EmbeddingRequestSchema(max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    schema = shared(EmbeddingRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
     return _submit(load_json_body(schema), PredictionKind.EMBEDDING)
 
 
 def _submit(payload: dict, kind: PredictionKind) -> tuple[Response, int, dict[str, str]]:
     prediction, created = predictions.create_prediction(
-        current_api_key(), payload, idempotency_key(), kind=kind.value, use_cache=not is_cache_bypassed()
+        current_api_key(), payload, idempotency_key(), kind=kind.value, cache_max_age=accepted_cache_age(kind)
     )
     headers = {"Location": url_for("api.get_prediction", prediction_id=prediction.id, _external=True)}
     wait = requested_wait()
@@ -54,25 +56,25 @@ def _submit(payload: dict, kind: PredictionKind) -> tuple[Response, int, dict[st
     if not created:
         headers["Idempotent-Replayed"] = "true"
     if prediction.state.is_terminal:
-        return jsonify(PredictionSchema().dump(prediction)), 200, headers
+        return jsonify(shared(PredictionSchema).dump(prediction)), 200, headers
     headers["Retry-After"] = str(POLL_AFTER_SECONDS)
-    return jsonify(PredictionSchema().dump(prediction)), 202, headers
+    return jsonify(shared(PredictionSchema).dump(prediction)), 202, headers
 
 
 def get_prediction(prediction_id: str) -> Response:
     """The caller's prediction, or 404."""
     prediction = predictions.get_owned_prediction(current_account(), prediction_id)
-    return jsonify(PredictionSchema().dump(prediction))
+    return jsonify(shared(PredictionSchema).dump(prediction))
 
 
 def cancel_prediction(prediction_id: str) -> Response:
     """Cancel the caller's queued or running prediction."""
     prediction = predictions.cancel_prediction(current_account(), prediction_id)
-    return jsonify(PredictionSchema().dump(prediction))
+    return jsonify(shared(PredictionSchema).dump(prediction))
 
 
 def list_predictions() -> Response:
     """The caller's predictions, newest first: `?status=`, `?limit=` (≤100), `?cursor=`."""
-    query = load_query(PredictionListQuerySchema())
+    query = load_query(shared(PredictionListQuerySchema))
     page = listing.list_predictions(current_account(), **query)
-    return jsonify(PredictionPageSchema().dump(page))
+    return jsonify(shared(PredictionPageSchema).dump(page))

@@ -28,14 +28,14 @@ class BatchSummary:
     counts: dict[str, int]
 
 
-def create_batch(api_key: ApiKey, payloads: list[dict[str, Any]], *, use_cache: bool = True) -> BatchSummary:
+def create_batch(api_key: ApiKey, payloads: list[dict[str, Any]], *, cache_max_age: int | None = None) -> BatchSummary:
     """Store every item and the batch in one transaction, then queue the items that need the upstream.
 
     The whole batch counts against MAX_PENDING; 503, and nothing left stored, if Redis is down.
     """
     batch_id = new_prediction_id()
     items = [predictions.new_prediction(api_key, payload, kind=PredictionKind.PREDICTION.value,
-                                        use_cache=use_cache, batch_id=batch_id) for payload in payloads]
+                                        cache_max_age=cache_max_age, batch_id=batch_id) for payload in payloads]
     # Ids are time-ordered but random within a millisecond: hand them out sorted so that
     # listing a batch by id gives the submission order.
     for item, prediction_id in zip(items, sorted(item.id for item in items), strict=True):

@@ -3,9 +3,12 @@
 A request is identified by its canonical JSON (the validated body, defaults applied, keys
 sorted) together with the account and the kind of request. Redis key names are HMACs
 under a key derived from SECRET_KEY, so they reveal neither the patient history nor the
-account; values are encrypted with the data key. The upstream samples its futures, so a
-hit repeats the earlier sample rather than drawing a new one (`Cache-Control: no-cache`
-asks for a fresh one).
+account; values are encrypted with the data key.
+
+The upstream samples its futures, so a stored prediction is only an answer when the client
+says so: `Cache-Control: max-age=N` accepts a result at most N seconds old; without it
+every prediction is a new sample. Embeddings are deterministic and are answered from the
+cache by default (`no-cache` asks for a fresh one, `max-age=N` bounds the age).
 """
 
 from __future__ import annotations
@@ -45,12 +48,15 @@ def cache_key(user_id: int, kind: str, payload: dict[str, Any]) -> str:
     return redis_key("cache", hmac.new(_cache_secret(), message, hashlib.sha256).hexdigest())
 
 
-def lookup(user_id: int, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored output of an identical earlier request of the account, or None."""
-    if not is_enabled():
+def lookup(user_id: int, kind: str, payload: dict[str, Any], max_age: int) -> dict[str, Any] | None:
+    """The stored output of an identical earlier request of the account at most `max_age` s old, or None."""
+    if not is_enabled() or max_age <= 0:
         return None
-    stored = get_redis().get(cache_key(user_id, kind, payload))
-    if stored is None:
+    with get_redis().pipeline(transaction=False) as pipe:
+        key = cache_key(user_id, kind, payload)
+        stored, ttl_ms = pipe.get(key).pttl(key).execute()
+    # Entries live CACHE_TTL seconds from their store, so what is left of the TTL gives the age.
+    if stored is None or current_app.config["CACHE_TTL"] - ttl_ms / 1000 > max_age:
         return None
     try:
         return decrypt_json(stored.decode())

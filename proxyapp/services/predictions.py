@@ -30,7 +30,7 @@ from proxyapp.models import (
     utcnow,
 )
 from proxyapp.queue import PREDICTION_JOB, get_queue
-from proxyapp.schemas import UpstreamEmbeddingResponseSchema, UpstreamPredictResponseSchema
+from proxyapp.schemas import UpstreamEmbeddingResponseSchema, UpstreamPredictResponseSchema, shared
 from proxyapp.services import cache, idempotency, notify
 from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
 from proxyapp.services.usage import ensure_pending_capacity
@@ -40,7 +40,7 @@ QUEUE_DOWN_RETRY_AFTER = 5
 
 
 def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key: str | None = None, *,
-                      kind: str = PredictionKind.PREDICTION.value, use_cache: bool = True) -> tuple[Prediction, bool]:
+                      kind: str = PredictionKind.PREDICTION.value, cache_max_age: int | None = None) -> tuple[Prediction, bool]:
     """Store a validated request and enqueue it; returns the prediction and whether it is new.
 
     A repeated idempotency key with the same body returns the original prediction instead
@@ -52,7 +52,7 @@ def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key:
         original = _original_prediction(api_key, idempotency_key, payload)
         if original is not None:
             return original, False
-    prediction = new_prediction(api_key, payload, kind=kind, use_cache=use_cache)
+    prediction = new_prediction(api_key, payload, kind=kind, cache_max_age=cache_max_age)
     # Ids are kept in locals: reading an expired attribute would open a transaction (on
     # SQLite a write lock) for as long as the Redis calls below take.
     prediction_id, user_id, is_cached = prediction.id, api_key.user_id, bool(prediction.cached)
@@ -74,12 +74,12 @@ def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key:
     return prediction, True
 
 
-def new_prediction(api_key: ApiKey, payload: dict[str, Any], *, kind: str, use_cache: bool,
+def new_prediction(api_key: ApiKey, payload: dict[str, Any], *, kind: str, cache_max_age: int | None,
                    batch_id: str | None = None) -> Prediction:
     """An unsaved prediction of the key's account; already succeeded when the result cache answers it."""
     prediction = Prediction(id=new_prediction_id(), user_id=api_key.user_id, api_key_id=api_key.id,
                             kind=kind, batch_id=batch_id, input=payload, cached=False)
-    output = cache.lookup(api_key.user_id, kind, payload) if use_cache else None
+    output = cache.lookup(api_key.user_id, kind, payload, cache_max_age) if cache_max_age else None
     if output is not None:
         cache.mark_hit(prediction, output)
     return prediction
@@ -236,7 +236,7 @@ def load_request(prediction_id: str) -> JobRequest:
 
 def validated_output(body: dict[str, Any], kind: str = PredictionKind.PREDICTION.value) -> dict[str, Any]:
     """The part of an upstream answer we store, checked against the kind's response schema."""
-    schema = UpstreamEmbeddingResponseSchema() if kind == PredictionKind.EMBEDDING else UpstreamPredictResponseSchema()
+    schema = shared(UpstreamEmbeddingResponseSchema if kind == PredictionKind.EMBEDDING else UpstreamPredictResponseSchema)
     try:
         return schema.load(body, unknown=EXCLUDE)
     except ValidationError:

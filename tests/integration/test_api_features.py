@@ -38,16 +38,20 @@ def test_an_embedding_runs_to_succeeded(stack, api):
     assert upstream_calls(stack).get("embeddings", 0) == before + 1
 
 
-def test_a_repeated_prediction_is_served_from_the_cache(stack, api):
+def test_a_repeated_prediction_is_a_new_sample_unless_a_cached_one_is_accepted(stack, api):
     body = unique_body()
     first = api.post(f"{stack.base_url}/v1/predictions", json=body, headers={"Prefer": "wait=30"}, timeout=40)
     assert first.status_code == 200 and first.json()["status"] == "succeeded", first.text
     calls = upstream_calls(stack)
-    again = api.post(f"{stack.base_url}/v1/predictions", json=body, timeout=10)
+    again = api.post(f"{stack.base_url}/v1/predictions", json=body, headers={"Cache-Control": "max-age=600"},
+                     timeout=10)
     assert again.status_code == 200, again.text
     assert again.json()["cached"] is True and again.json()["id"] != first.json()["id"]
     assert again.json()["output"] == first.json()["output"]
     assert upstream_calls(stack) == calls
+    fresh = api.post(f"{stack.base_url}/v1/predictions", json=body, headers={"Prefer": "wait=30"}, timeout=40)
+    assert fresh.status_code == 200 and fresh.json()["cached"] is False, fresh.text  # sampled: a new draw
+    assert upstream_calls(stack)["predict"] == calls["predict"] + 1
 
 
 def test_a_batch_of_three_finishes(stack, api):

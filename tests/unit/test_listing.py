@@ -2,6 +2,10 @@
 
 import pytest
 
+from sqlalchemy import select, text
+
+from proxyapp.extensions import db
+from proxyapp.models import Prediction
 from tests.conftest import CANONICAL_BODY, bearer
 
 
@@ -51,3 +55,17 @@ def test_invalid_query_is_422_naming_the_parameter(client, accounts, query, fiel
     response = client.get(f"/v1/predictions?{query}", headers=bearer(key))
     assert response.status_code == 422
     assert field in response.get_json()["error"]["details"]
+
+
+@pytest.mark.parametrize("status", [None, "succeeded"])
+def test_the_listing_reads_an_index_in_id_order_and_never_sorts_the_callers_rows(app, status):
+    """50,000 rows or 5: a page costs the same, because no temp B-tree sorts them (SQLite's plan)."""
+    with app.app_context():
+        query = select(Prediction).where(Prediction.user_id == 1)
+        if status:
+            query = query.where(Prediction.status == status)
+        query = query.where(Prediction.id < "01Z").order_by(Prediction.id.desc()).limit(21)
+        compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = " | ".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "TEMP B-TREE" not in plan, plan
+    assert "ix_predictions_user" in plan, plan

@@ -32,6 +32,9 @@ class CountingUpstream:
         return UpstreamResult(body=OUTPUT, elapsed_ms=5)
 
 
+ACCEPT_CACHED = {"Cache-Control": "max-age=3600"}
+
+
 def submit(client, key, body=CANONICAL_BODY, **headers):
     return client.post("/v1/predictions", json=body, headers={**bearer(key), **headers})
 
@@ -58,7 +61,7 @@ def test_identical_request_is_answered_from_the_cache(app, client, accounts):
     _, key = accounts.create()
     first_id = run_to_success(app, client, key)
     jobs_before = queued_jobs(app)
-    response = submit(client, key, MINIMAL_BODY)  # defaults applied and keys sorted before comparing
+    response = submit(client, key, MINIMAL_BODY, **ACCEPT_CACHED)  # defaults applied, keys sorted before comparing
     body = response.get_json()
     assert response.status_code == 200
     assert body["status"] == "succeeded" and body["cached"] is True
@@ -145,7 +148,7 @@ class TestDisabled:
         _, key = accounts.create()
         run_to_success(app, client, key)
         assert cache_keys(app) == []
-        response = submit(client, key)
+        response = submit(client, key, **ACCEPT_CACHED)
         assert response.status_code == 202
         assert response.get_json()["cached"] is False
 
@@ -155,8 +158,8 @@ def test_a_hit_does_not_need_pending_capacity(app, client, accounts):
     run_to_success(app, client, key)
     with app.app_context():
         app.config["MAX_PENDING"] = 0
-    assert submit(client, key).status_code == 200
-    assert submit(client, key, {**CANONICAL_BODY, "num_predictions": 3}).status_code == 429
+    assert submit(client, key, **ACCEPT_CACHED).status_code == 200
+    assert submit(client, key, {**CANONICAL_BODY, "num_predictions": 3}, **ACCEPT_CACHED).status_code == 429
 
 
 def test_cache_ttl_setting_is_validated_and_documented():
@@ -172,5 +175,32 @@ def test_an_entry_under_a_retired_data_key_is_a_miss(app, client, accounts):
     user_id, key = accounts.create()
     with app.app_context():
         get_redis().set(cache.cache_key(user_id, "prediction", CANONICAL_BODY), "gAAAAAnot-a-valid-token")
+    response = submit(client, key, **ACCEPT_CACHED)
+    assert response.status_code == 202 and response.get_json()["cached"] is False
+
+
+def test_the_same_body_twice_without_max_age_is_two_samples(app, client, accounts):
+    """Predictions are sampled: a repeat is a new draw unless the client accepts a stored one."""
+    _, key = accounts.create()
+    run_to_success(app, client, key)
+    jobs_before = queued_jobs(app)
     response = submit(client, key)
     assert response.status_code == 202 and response.get_json()["cached"] is False
+    assert queued_jobs(app) == jobs_before + 1
+
+
+def test_max_age_refuses_an_entry_older_than_it(app, client, accounts):
+    user_id, key = accounts.create()
+    run_to_success(app, client, key)
+    [name] = cache_keys(app)
+    with app.app_context():
+        get_redis().expire(name, app.config["CACHE_TTL"] - 120)  # stored two minutes ago
+    assert submit(client, key, **{"Cache-Control": "max-age=60"}).get_json()["cached"] is False
+    assert submit(client, key, **{"Cache-Control": "max-age=300"}).get_json()["cached"] is True
+
+
+def test_max_age_0_and_no_cache_take_nothing_stored(app, client, accounts):
+    _, key = accounts.create()
+    run_to_success(app, client, key)
+    for control in ("max-age=0", "no-cache", "no-cache, max-age=600"):
+        assert submit(client, key, **{"Cache-Control": control}).get_json()["cached"] is False, control
