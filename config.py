@@ -110,6 +110,12 @@ class Config:
         self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
         self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
         self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
+        # Threads of each waitress process (the Procfile passes the same variable to waitress).
+        self.WEB_THREADS = _int(env, "WEB_THREADS", 8)
+        # `Prefer: wait` may hold at most this many of a web process's threads, and at most
+        # MAX_WAITING_PER_ACCOUNT for one account; other waits are answered 202 at once.
+        self.MAX_WAITING = _int(env, "MAX_WAITING", max(1, self.WEB_THREADS // 2))
+        self.MAX_WAITING_PER_ACCOUNT = _int(env, "MAX_WAITING_PER_ACCOUNT", max(1, self.MAX_WAITING // 4))
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
         self.STRICT_CODES = _bool(env, "STRICT_CODES", True)
         self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
@@ -182,7 +188,7 @@ class Config:
         if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError(f"METRICS_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} characters")
         minimums = {"SESSION_IDLE_MINUTES": 1, "MAX_KEYS_PER_ACCOUNT": 1, "KEY_ROTATION_GRACE_SECONDS": 0,
-                    "CACHE_TTL": 0}
+                    "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")

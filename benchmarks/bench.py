@@ -12,7 +12,7 @@ Stack 1 (simulator at 0 ms, 2 worker processes):
   l. listing: GET /v1/predictions at 50,000 stored rows vs an account with none
   h. history: a 512- and a 64-item history submitted vs a 1-item one
   c. added latency: `Prefer: wait` one at a time vs the simulator called directly
-Stack 2 (simulator at L ms, SLOTS job slots):
+Stack 2 (simulator at L ms, SLOTS job slots in 2 processes, 48 waitress threads):
   w. synchronous at L ms: `Prefer: wait` over 32 connections vs the ideal 32 / L
   b. end to end: batches drained by the slots vs the ideal SLOTS / L, and PSS per slot
 """
@@ -94,7 +94,9 @@ def _seed_rows(stack: Stack, username: str, count: int) -> None:
 
 def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, samples: int) -> dict[str, Callable[[], Figures]]:
     """Measurements on a stack whose simulator answers at once; returns one callable per part."""
-    stack = _stack(workdir / "zero", redis_url, workers=2, slots=16, env={}, threads=threads)
+    # Every connection of the synchronous part may wait (one account each): nothing is refused 202.
+    stack = _stack(workdir / "zero", redis_url, workers=2, slots=16, threads=threads,
+                   env={"MAX_WAITING": str(threads), "MAX_WAITING_PER_ACCOUNT": "1"})
     base = stack.base_url
     health = Request("GET", f"{base}/healthz", {})
     _, submitter = _account(stack)
@@ -160,8 +162,9 @@ def stack_slow(workdir: Path, redis_url: str, seconds: float, threads: int, slot
                per_slot: int) -> dict[str, Callable[[], Figures]]:
     """Measurements against a simulator that takes `latency_ms` per call."""
     processes = 2
-    stack = _stack(workdir / "slow", redis_url, workers=processes, slots=slots // processes,
-                   env={"SIMULATOR_LATENCY_MS": str(latency_ms)}, threads=threads)
+    # 32 clients waiting at once need 32 threads to wait in, plus threads for everyone else.
+    stack = _stack(workdir / "slow", redis_url, workers=processes, slots=slots // processes, threads=48,
+                   env={"SIMULATOR_LATENCY_MS": str(latency_ms), "MAX_WAITING": "32", "MAX_WAITING_PER_ACCOUNT": "1"})
     base = stack.base_url
     waiters = [_account(stack)[1] for _ in range(32)]
     _, batcher = _account(stack)

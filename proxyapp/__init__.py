@@ -20,6 +20,7 @@ from proxyapp.logs import init_request_logging
 from proxyapp.metrics.registry import init_metrics
 from proxyapp.ratelimits import validate_limits
 from proxyapp.security import init_security
+from proxyapp.services.waiting import init_wait_slots
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
@@ -50,6 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_sqlite(app)
 
     queue.init_queue(app)
+    init_wait_slots(app)
     errors.register_error_handlers(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)

@@ -77,6 +77,7 @@ class Stack:
             "SIMULATOR_API_KEY": SIMULATOR_KEY,
             "PYTHONUNBUFFERED": "1",
             "WORKER_CONCURRENCY": str(self.slots),
+            "WEB_THREADS": str(web_threads),
             **(env or {}),
         }
 

@@ -17,6 +17,7 @@ from proxyapp.schemas import (
     shared,
 )
 from proxyapp.services import listing, predictions
+from proxyapp.services.waiting import wait_slots
 
 POLL_AFTER_SECONDS = 1
 
@@ -50,8 +51,12 @@ def _submit(payload: dict, kind: PredictionKind) -> tuple[Response, int, dict[st
     )
     headers = {"Location": url_for("api.get_prediction", prediction_id=prediction.id, _external=True)}
     wait = requested_wait()
-    if wait is not None:
-        prediction = predictions.wait_for_finish(prediction, wait)
+    if wait is not None and not prediction.state.is_terminal:
+        with wait_slots().claim(prediction.user_id) as granted:
+            if granted:  # else answered at once: waits may hold only a share of the web threads
+                prediction = predictions.wait_for_finish(prediction, wait)
+                headers["Preference-Applied"] = f"wait={wait}"
+    elif wait is not None:
         headers["Preference-Applied"] = f"wait={wait}"
     if not created:
         headers["Idempotent-Replayed"] = "true"
