@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import flask_swagger_ui
-from markdown_it import MarkdownIt
 from flask import Blueprint, Response, make_response, render_template, send_from_directory
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
