@@ -79,7 +79,7 @@ def _operations() -> dict[str, dict[str, Any]]:
     return {
         "/v1/predictions": {
             "post": {
-                "operationId": "createPrediction", "summary": "Submit a prediction",
+                "operationId": "createPrediction", "tags": ["predictions"], "summary": "Submit a prediction",
                 "description": "Validates, stores and queues the request. Answers 202 with where to poll, "
                                "or 200 with the finished prediction when `Prefer: wait=N` was honoured in time, "
                                "or when the client sent `Cache-Control: max-age=N` and an identical request of the "
@@ -93,28 +93,28 @@ def _operations() -> dict[str, dict[str, Any]]:
                               **_errors(400, 401, 403, 413, 415, 422)},
             },
             "get": {
-                "operationId": "listPredictions", "summary": "List your predictions, newest first",
+                "operationId": "listPredictions", "tags": ["predictions"], "summary": "List your predictions, newest first",
                 "parameters": [{"in": "query", "schema": schemas.PredictionListQuerySchema}],
                 "responses": {**_ok(200, "PredictionPage", "A page of predictions"), **_errors(401, 403, 422)},
             },
         },
         "/v1/predictions/{prediction_id}": {
             "get": {
-                "operationId": "getPrediction", "summary": "Fetch one of your predictions",
+                "operationId": "getPrediction", "tags": ["predictions"], "summary": "Fetch one of your predictions",
                 "parameters": [prediction_id],
                 "responses": {**_ok(200, "Prediction", "The prediction"), **_errors(401, 403, 404)},
             },
         },
         "/v1/predictions/{prediction_id}/cancel": {
             "post": {
-                "operationId": "cancelPrediction", "summary": "Cancel a queued or running prediction",
+                "operationId": "cancelPrediction", "tags": ["predictions"], "summary": "Cancel a queued or running prediction",
                 "parameters": [prediction_id],
                 "responses": {**_ok(200, "Prediction", "Canceled"), **_errors(401, 403, 404, 409)},
             },
         },
         "/v1/embeddings": {
             "post": {
-                "operationId": "createEmbedding", "summary": "Submit an embedding of a patient history",
+                "operationId": "createEmbedding", "tags": ["embeddings"], "summary": "Submit an embedding of a patient history",
                 "description": "Proxied to the upstream's /embeddings through the same queue, retries and state "
                                "machine as predictions: the answer is a prediction object of kind `embedding` "
                                "whose output is `{\"embedding\": [numbers]}`. Poll it under /v1/predictions/{id}.",
@@ -129,7 +129,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         },
         "/v1/batches": {
             "post": {
-                "operationId": "createBatch", "summary": "Submit up to 100 predictions at once",
+                "operationId": "createBatch", "tags": ["batches"], "summary": "Submit up to 100 predictions at once",
                 "description": "Every item is validated like a POST /v1/predictions body; one invalid item rejects "
                                "the whole batch (422, `details.predictions` keyed by item index) and nothing is "
                                "stored. A batch of N counts as N submissions against the rate limit and as N against "
@@ -143,14 +143,14 @@ def _operations() -> dict[str, dict[str, Any]]:
         },
         "/v1/batches/{batch_id}": {
             "get": {
-                "operationId": "getBatch", "summary": "Status counts and items of one of your batches",
+                "operationId": "getBatch", "tags": ["batches"], "summary": "Status counts and items of one of your batches",
                 "parameters": [{"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {**_ok(200, "Batch", "The batch"), **_errors(401, 403, 404)},
             },
         },
         "/v1/me": {
             "get": {
-                "operationId": "getMe", "summary": "Your account, key, limits and usage",
+                "operationId": "getMe", "tags": ["account"], "summary": "Your account, key, limits and usage",
                 "responses": {**_ok(200, "Me", "Who you are"), **_errors(401, 403)},
             },
         },
@@ -195,16 +195,67 @@ def _components(spec: APISpec) -> None:
                                         "headers": headers})
 
 
+TAGS = [
+    {"name": "predictions", "description": "Submit, poll, list and cancel predictions."},
+    {"name": "embeddings", "description": "Embeddings of a patient history, polled as predictions."},
+    {"name": "batches", "description": "Up to 100 predictions in one request."},
+    {"name": "account", "description": "Your account, key, limits and usage."},
+]
+
+
+def _nullable_refs(node: Any) -> Any:
+    """Rewrite apispec's `anyOf: [$ref, {nullable}]` as OpenAPI 3.0's `allOf: [$ref]` + `nullable: true`."""
+    if isinstance(node, list):
+        return [_nullable_refs(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_refs(value) for key, value in node.items()}
+    options = node.get("anyOf")
+    if options and len(options) == 2 and options[1] == {"type": "object", "nullable": True}:
+        del node["anyOf"]
+        node.update({"allOf": [options[0]], "nullable": True})
+    return node
+
+
+def _refs(node: Any) -> set[str]:
+    """Every `$ref` target in a part of the document."""
+    if isinstance(node, list):
+        return set().union(*map(_refs, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+    return found.union(*(_refs(value) for key, value in node.items() if key != "$ref"))
+
+
+def _drop_unused_components(document: dict[str, Any]) -> None:
+    """Remove components nothing refers to (security schemes are used by name, not by $ref)."""
+    components = document["components"]
+    while True:
+        used = _refs({key: value for key, value in document.items() if key != "components"}) | _refs(components)
+        unused = [(kind, name) for kind, entries in components.items() if kind != "securitySchemes"
+                  for name in entries if f"#/components/{kind}/{name}" not in used]
+        if not unused:
+            return
+        for kind, name in unused:
+            del components[kind][name]
+
+
 def build_openapi() -> dict[str, Any]:
     """The OpenAPI 3 document of the /v1 API, as a dict."""
     spec = APISpec(
         title="proxyapp API", version="1.0.0", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
         info={"description": "Validated, queued access to GenHealth's inference API. "
-                             "Every error uses the `Error` envelope; every response carries `X-Request-ID`."},
+                             "Every error uses the `Error` envelope; every response carries `X-Request-ID`. "
+                             "A guide (lifecycle, errors, backoff) is at /docs/guide.",
+              "license": {"name": "Proprietary", "url": "/docs/guide"},
+              "contact": {"name": "proxyapp operators", "url": "/docs/guide"}},
         security=[{"bearerAuth": []}, {"apiKeyHeader": []}],
         servers=[{"url": "/"}],
+        tags=TAGS,
     )
     _components(spec)
     for path, operations in _operations().items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = _nullable_refs(spec.to_dict())
+    _drop_unused_components(document)
+    return document

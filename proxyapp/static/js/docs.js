@@ -7,5 +7,7 @@ window.addEventListener("load", () => {
     deepLinking: true,
     persistAuthorization: false,
     tryItOutEnabled: true,
+    tagsSorter: "alpha",
+    docExpansion: "list",
   });
 });
