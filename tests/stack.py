@@ -51,7 +51,7 @@ class Stack:
 
     def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
                  env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1,
-                 worker_class: str = "simple") -> None:
+                 worker_class: str = "simple", scheduler: bool = True) -> None:
         self.workdir = workdir
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,7 @@ class Stack:
         self.workers_wanted = workers
         self.web_threads = web_threads
         self.worker_class = worker_class
+        self.scheduler_wanted = scheduler
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
@@ -116,14 +117,15 @@ class Stack:
         return self._spawn("scheduler", [sys.executable, "-m", "workers.scheduler"])
 
     def start(self) -> Stack:
-        """Migrate, then start simulator, web, workers and the scheduler; on failure stop and print the logs."""
+        """Migrate, then start simulator, web, workers and (unless told not to) the scheduler; on failure stop and print the logs."""
         try:
             self.migrate()
             self.start_simulator()
             self.start_web()
             for index in range(self.workers_wanted):
                 self.start_worker(index)
-            self.start_scheduler()
+            if self.scheduler_wanted:
+                self.start_scheduler()
         except Exception:
             self.stop()
             print(self.logs())

@@ -18,6 +18,7 @@ from proxyapp import create_app
 from proxyapp.embedded_redis import wait_for_redis
 from proxyapp.logs import configure_logging
 from workers.context import set_app
+from workers.upkeep import start_upkeep
 
 log = logging.getLogger("workers")
 
@@ -69,6 +70,7 @@ def main() -> None:
     load_dotenv()
     app = create_app()
     set_app(app)
+    start_upkeep(app)
     while True:
         wait_for_redis(app.config["REDIS_URL"], timeout=args.wait)
         worker = make_worker(app, args.worker_class)
