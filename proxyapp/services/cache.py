@@ -23,6 +23,7 @@ from config import ConfigError
 from proxyapp.crypto import decrypt_json, encrypt_json
 from proxyapp.models import Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_redis, redis_key
+from proxyapp.services.account_data import add_to_index
 
 log = logging.getLogger(__name__)
 _KEY_PURPOSE = b"proxyapp result cache v1"
@@ -64,7 +65,11 @@ def store(user_id: int, kind: str, payload: dict[str, Any], output: dict[str, An
     if not is_enabled():
         return
     try:
-        get_redis().set(cache_key(user_id, kind, payload), encrypt_json(output), ex=current_app.config["CACHE_TTL"])
+        key, ttl = cache_key(user_id, kind, payload), current_app.config["CACHE_TTL"]
+        with get_redis().pipeline(transaction=False) as pipe:
+            pipe.set(key, encrypt_json(output), ex=ttl)
+            add_to_index(pipe, user_id, key)
+            pipe.execute()
     except RedisError:
         # The prediction has already succeeded; a lost entry only costs a later upstream call.
         log.warning("could not store a result in the cache")
