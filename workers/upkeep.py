@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from proxyapp.extensions import db
 from proxyapp.metrics.shared import record_reconciler_error
 from proxyapp.services.deployment import record_worker_beat
+from proxyapp.services.holding import enqueue_due_held_jobs
 from proxyapp.services.reconcile import run_due_pass
 
 log = logging.getLogger("workers.upkeep")
@@ -33,6 +34,7 @@ def run_once(app: Flask, *, beat: bool = False) -> None:
         try:
             if beat:
                 record_worker_beat()
+                enqueue_due_held_jobs()
             run_due_pass()
         except Exception as error:  # noqa: BLE001 - the loop must outlive every failure; it is logged and counted
             log.warning("reconciler pass failed (%s); trying again next interval", type(error).__name__,

@@ -24,7 +24,7 @@ from proxyapp.extensions import db
 from proxyapp.metrics.shared import record_reconciler_error
 from proxyapp.models import PENDING_STATUSES, TERMINAL_STATUSES, Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import leases, predictions
+from proxyapp.services import holding, leases, predictions
 from proxyapp.services.deployment import RECONCILER_LAST_PASS_KEY
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,11 @@ def _pending_runs(created_before: datetime) -> dict[str, int]:
 def _alive_ids(ids: list[str]) -> set[str]:
     """Ids of predictions a live run holds or whose job waits in the queue; forgets their suspicion."""
     held = leases.is_held(get_redis(), ids)
+    held_back = holding.held_ids(get_redis(), ids)
     jobs = Job.fetch_many(ids, connection=get_redis(), serializer=get_queue().serializer)
     alive = {pid for pid, job in zip(ids, jobs, strict=True)
-             if held[pid] or (job is not None and job.get_status(refresh=False) in WAITING_JOB_STATUSES)}
+             if held[pid] or pid in held_back
+             or (job is not None and job.get_status(refresh=False) in WAITING_JOB_STATUSES)}
     if alive:
         get_redis().delete(*(_suspect_key(pid) for pid in alive))
     return alive
