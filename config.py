@@ -132,6 +132,10 @@ class Config:
         self.UPSTREAM_BACKOFF_MAX = _float(env, "UPSTREAM_BACKOFF_MAX", 10.0)
         self.CIRCUIT_FAILURE_THRESHOLD = _int(env, "CIRCUIT_FAILURE_THRESHOLD", 5)
         self.CIRCUIT_OPEN_SECONDS = _float(env, "CIRCUIT_OPEN_SECONDS", 30.0)
+        # The circuit opens only for failures from this many accounts (one account cannot shut out the rest).
+        self.CIRCUIT_MIN_ACCOUNTS = _int(env, "CIRCUIT_MIN_ACCOUNTS", 2)
+        # How long after submission a prediction may be held back (re-queued later) by an open circuit.
+        self.CIRCUIT_HOLD_SECONDS = _float(env, "CIRCUIT_HOLD_SECONDS", 300.0)
         self.IDEMPOTENCY_TTL_SECONDS = _int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
         self.CACHE_TTL = _int(env, "CACHE_TTL", 3600)  # seconds; 0 turns the result cache off
         self.RECONCILE_INTERVAL_SECONDS = _float(env, "RECONCILE_INTERVAL_SECONDS", 10.0)
@@ -250,9 +254,9 @@ def _validate_job_settings(config: Config) -> None:
             f"UPSTREAM_DEADLINE must be above 0 and below JOB_TIMEOUT ({config.JOB_TIMEOUT}), "
             f"got {config.UPSTREAM_DEADLINE:g}"
         )
-    for name in ("UPSTREAM_MAX_ATTEMPTS", "CIRCUIT_FAILURE_THRESHOLD", "IDEMPOTENCY_TTL_SECONDS", "MAX_RUNS",
-                 "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL", "CIRCUIT_OPEN_SECONDS",
-                 "WORKER_CONCURRENCY", "WORKER_POLL_SECONDS",
+    for name in ("UPSTREAM_MAX_ATTEMPTS", "CIRCUIT_FAILURE_THRESHOLD", "CIRCUIT_MIN_ACCOUNTS", "CIRCUIT_HOLD_SECONDS",
+                 "IDEMPOTENCY_TTL_SECONDS", "MAX_RUNS", "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL",
+                 "CIRCUIT_OPEN_SECONDS", "WORKER_CONCURRENCY", "WORKER_POLL_SECONDS",
                  "RECONCILE_INTERVAL_SECONDS", "JOB_LEASE_SECONDS", "UPSTREAM_BACKOFF_MAX"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")

@@ -50,7 +50,8 @@ def _stack(workdir: Path, redis_url: str, *, workers: int, slots: int, env: dict
            threads: int) -> Stack:
     stack = Stack(workdir, redis_url, workers=workers, slots=slots, env={**UNLIMITED, **env}, web_threads=threads)
     stack.start()
-    _wait_for_slots(stack, stack.live_slots)
+    _wait_for_workers(stack, stack.workers_wanted)
+    time.sleep(2)  # the slots register just after their process's first heartbeat
     return stack
 
 
@@ -227,8 +228,8 @@ def _children(pid: int) -> list[int]:
     return [grand for child in direct for grand in (child, *_children(child))]
 
 
-def _wait_for_slots(stack: Stack, count: int, timeout: float = 180.0) -> None:
-    """Block until /readyz reports `count` live job slots."""
+def _wait_for_workers(stack: Stack, count: int, timeout: float = 180.0) -> None:
+    """Block until /readyz reports `count` live worker processes."""
     deadline = time.perf_counter() + timeout
     live = 0
     while time.perf_counter() < deadline:
@@ -236,7 +237,7 @@ def _wait_for_slots(stack: Stack, count: int, timeout: float = 180.0) -> None:
         if live >= count:
             return
         time.sleep(0.5)
-    raise TimeoutError(f"only {live} of {count} job slots started")
+    raise TimeoutError(f"only {live} of {count} worker processes started")
 
 
 def _distinct_body(n: int) -> dict:

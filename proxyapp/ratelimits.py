@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from flask import Flask, Response
 from flask_limiter import RequestLimit
 from limits import parse_many
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 
 from config import ConfigError
 from proxyapp.extensions import limiter
+
+log = logging.getLogger(__name__)
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy",
+                      "RateLimit")
+UNKNOWN_RESET_RETRY_AFTER = 5
 
 
 def _tightest(limits: list[RequestLimit]) -> RequestLimit:
@@ -23,9 +31,29 @@ def _policy_name(lim: RequestLimit) -> str:
 
 
 def add_rate_limit_headers(response: Response) -> Response:
-    """X-RateLimit-* for the tightest applied limit, the IETF RateLimit fields, Retry-After on 429."""
+    """X-RateLimit-* for the tightest applied limit, the IETF RateLimit fields, Retry-After on 429.
+
+    The windows are read from Redis only now, after the view. If Redis went away since the
+    limiter's check, the response the view made stands (a 202 means the prediction was
+    accepted: answering 503 would make the client submit it again) without these headers,
+    rather than the error escaping the error handlers as the server's plain-text 500.
+    """
+    if response.status_code == 503:
+        return response
+    try:
+        return _add_headers(response)
+    except (StorageError, RedisError) as error:
+        log.warning("rate-limit headers left out: %s unavailable", type(error).__name__)
+        for name in RATE_LIMIT_HEADERS:
+            response.headers.pop(name, None)
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(UNKNOWN_RESET_RETRY_AFTER)
+        return response
+
+
+def _add_headers(response: Response) -> Response:
     applied = limiter.current_limits
-    if not applied or response.status_code == 503:
+    if not applied:
         return response
     tightest = _tightest(applied)
     now = time.time()

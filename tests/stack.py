@@ -51,7 +51,7 @@ class Stack:
 
     def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
                  env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1,
-                 worker_class: str = "slots", slots: int = 4) -> None:
+                 worker_class: str = "slots", slots: int = 4, scheduler: bool = True) -> None:
         self.workdir = workdir
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +63,7 @@ class Stack:
         self.web_threads = web_threads
         self.worker_class = worker_class
         self.slots = slots if worker_class == "slots" else 1
+        self.scheduler_wanted = scheduler
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
@@ -110,13 +111,8 @@ class Stack:
             ])
             wait_http(f"{url}/", process=process)
 
-    @property
-    def live_slots(self) -> int:
-        """RQ workers registered once every worker process is up (one per job slot)."""
-        return self.workers_wanted * self.slots
-
     def start_worker(self, index: int) -> subprocess.Popen:
-        """Start one RQ worker process (`slots` registered RQ workers)."""
+        """Start one worker process (`slots` job slots, each a registered RQ worker)."""
         return self._spawn(f"worker-{index}", [sys.executable, "-m", "workers", "--worker-class", self.worker_class])
 
     def start_scheduler(self) -> subprocess.Popen:
@@ -124,14 +120,15 @@ class Stack:
         return self._spawn("scheduler", [sys.executable, "-m", "workers.scheduler"])
 
     def start(self) -> Stack:
-        """Migrate, then start simulator, web, workers and the scheduler; on failure stop and print the logs."""
+        """Migrate, then start simulator, web, workers and (unless told not to) the scheduler; on failure stop and print the logs."""
         try:
             self.migrate()
             self.start_simulator()
             self.start_web()
             for index in range(self.workers_wanted):
                 self.start_worker(index)
-            self.start_scheduler()
+            if self.scheduler_wanted:
+                self.start_scheduler()
         except Exception:
             self.stop()
             print(self.logs())

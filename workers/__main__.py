@@ -24,6 +24,7 @@ from proxyapp.embedded_redis import wait_for_redis
 from proxyapp.logs import configure_logging
 from workers.context import set_app
 from workers.slots import SlotPool, SlotWorker, run_slot_until_done
+from workers.upkeep import start_upkeep
 
 log = logging.getLogger("workers")
 
@@ -105,6 +106,7 @@ def main() -> None:
     load_dotenv()
     app = create_app()
     set_app(app)
+    start_upkeep(app)
     if args.worker_class == "fork":
         run_forking(app, args.burst, args.wait)
     else:

@@ -8,8 +8,8 @@ from flask import current_app
 
 from proxyapp.models import PredictionKind
 from proxyapp.queue import batched_writes, get_redis, redis_key
-from proxyapp.services import cache, leases, predictions
-from proxyapp.services.circuit import CircuitBreaker
+from proxyapp.services import cache, holding, leases, predictions
+from proxyapp.services.circuit import CircuitBreaker, CircuitOpenError
 from proxyapp.services.retrying import RetryPolicy, call_with_retries
 from proxyapp.services.upstream import UpstreamClient, UpstreamError
 from workers.context import get_app, get_upstream
@@ -50,11 +50,15 @@ def _call_and_store(prediction_id: str, client: UpstreamClient) -> str:
         result, calls = call_with_retries(
             lambda within: call(job.body, within=within),
             RetryPolicy.from_config(current_app.config),
-            breaker(),
+            breaker(job.user_id),
             before_call=lambda: _count_attempt(prediction_id),
         )
     except RunEnded:
         return "discarded"
+    except CircuitOpenError as error:
+        if holding.hold_back(prediction_id):
+            return "held"
+        return _fail(prediction_id, error, error.elapsed_ms)
     except UpstreamError as error:
         return _fail(prediction_id, error, error.elapsed_ms)
     try:
@@ -77,12 +81,14 @@ def _count_attempt(prediction_id: str) -> None:
         raise RunEnded()
 
 
-def breaker() -> CircuitBreaker:
-    """The upstream circuit breaker shared by every worker of this deployment."""
+def breaker(user_id: int | None = None) -> CircuitBreaker:
+    """The upstream circuit breaker shared by every worker of this deployment, counting failures for `user_id`."""
     config = current_app.config
     return CircuitBreaker(
         get_redis(), redis_key("circuit"),
         threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
         open_seconds=config["CIRCUIT_OPEN_SECONDS"],
         probe_seconds=config["UPSTREAM_CONNECT_TIMEOUT"] + config["UPSTREAM_TIMEOUT"] + 5,
+        account="" if user_id is None else str(user_id),
+        min_accounts=config["CIRCUIT_MIN_ACCOUNTS"],
     )

@@ -1,5 +1,8 @@
 """`python -m workers.scheduler`: the periodic reconciler and retention purge (Procfile `scheduler`).
 
+Optional since every worker runs the same reconciler in a thread (workers/upkeep.py);
+a scheduler keeps recovery and the purge going while no worker runs.
+
 A plain loop rather than RQ's CronScheduler: that one enqueues with RQ's default
 (pickle) serializer, and the reconciler must keep running when the queue itself is
 what broke. Several schedulers may run; a Redis lock lets one pass through per interval.
@@ -14,30 +17,13 @@ from types import FrameType
 
 from dotenv import load_dotenv
 from flask import Flask
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from proxyapp import create_app
 from proxyapp.embedded_redis import wait_for_redis
-from proxyapp.extensions import db
 from proxyapp.logs import configure_logging
-from proxyapp.services.reconcile import run_due_pass
+from workers.upkeep import run_forever
 
 log = logging.getLogger("workers.scheduler")
-
-
-def run_forever(app: Flask, stop: threading.Event) -> None:
-    """Reconcile every RECONCILE_INTERVAL_SECONDS until `stop` is set; outages are logged and outlived."""
-    interval = app.config["RECONCILE_INTERVAL_SECONDS"]
-    while not stop.is_set():
-        with app.app_context():
-            try:
-                run_due_pass()
-            except (RedisError, SQLAlchemyError) as error:
-                log.warning("reconciler pass skipped: %s unavailable", type(error).__name__)
-            finally:
-                db.session.remove()
-        stop.wait(interval)
 
 
 def main() -> None:

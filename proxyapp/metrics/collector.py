@@ -19,8 +19,10 @@ from proxyapp.services.deployment import (
     CircuitState,
     circuit_state,
     live_workers,
+    overdue_runs,
     pending_figures,
     queue_depth,
+    reconciler_age,
 )
 
 
@@ -34,7 +36,10 @@ def database_families() -> list[Metric]:
     oldest = GaugeMetricFamily("proxyapp_queue_oldest_age_seconds",
                                "Seconds the oldest queued prediction has waited (0 when none is queued).",
                                value=figures.oldest_queued_age)
-    return [pending, oldest]
+    overdue = GaugeMetricFamily("proxyapp_predictions_overdue",
+                                "Predictions running longer than JOB_TIMEOUT (should be 0: nothing ended them).",
+                                value=overdue_runs())
+    return [pending, oldest, overdue]
 
 
 def redis_families() -> list[Metric]:
@@ -44,7 +49,11 @@ def redis_families() -> list[Metric]:
                                 labels=["state"])
     for each in CircuitState:
         circuit.add_metric([each.value], float(each is state))
+    age = reconciler_age()
     return [
+        GaugeMetricFamily("proxyapp_reconciler_last_pass_age_seconds",
+                          "Seconds since any process finished a reconciler pass (+Inf if none on record).",
+                          value=float("inf") if age is None else age),
         GaugeMetricFamily("proxyapp_queue_depth", "Jobs waiting in the prediction queue.", value=queue_depth()),
         GaugeMetricFamily("proxyapp_workers_live", "Live RQ workers on the prediction queue.", value=live_workers()),
         circuit,

@@ -103,12 +103,20 @@ UPSTREAM_DURATION = SharedHistogram(
     ("outcome",), UPSTREAM_BUCKETS)
 UPSTREAM_ERRORS = SharedCounter(
     "proxyapp_upstream_errors", "Failed upstream /predict calls by error class.", ("error",))
-SHARED_METRICS = (PREDICTIONS_FINISHED, UPSTREAM_DURATION, UPSTREAM_ERRORS)
+RECONCILER_ERRORS = SharedCounter(
+    "proxyapp_reconciler_errors", "Reconciler passes (or single recoveries) that raised, by exception class.",
+    ("error",))
+SHARED_METRICS = (PREDICTIONS_FINISHED, UPSTREAM_DURATION, UPSTREAM_ERRORS, RECONCILER_ERRORS)
 
 
 def record_finished(status: str, error_code: str | None = None) -> None:
     """Count a prediction that just reached a terminal status."""
     _write(lambda pipe: PREDICTIONS_FINISHED.add(pipe, (status, error_code or "")))
+
+
+def record_reconciler_error(error: str) -> None:
+    """Count a reconciler failure that was logged and outlived."""
+    _write(lambda pipe: RECONCILER_ERRORS.add(pipe, (error,)))
 
 
 def record_upstream_call(outcome: str, seconds: float) -> None:

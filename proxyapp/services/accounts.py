@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, User, utcnow
+from proxyapp.services.account_data import forget_account
 from proxyapp.services.audit import AuditAction, record_event
 from proxyapp.services.keys import IssuedKey, issue_key
 from proxyapp.services.passwords import hash_password, password_problem, verify_password
@@ -114,6 +115,8 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 def delete_account(user: User, password: str) -> None:
     """Delete the account (password required) with its keys, predictions and data."""
     _confirm_password(user, password)
+    # Redis first: if it is down the deletion fails (503) and nothing of the account lingers there.
+    forget_account(user.id)
     # Predictions have no ORM relationship to cascade through, so they go explicitly; the
     # keys go with the user (relationship cascade), and audit rows keep only the name.
     begin_write()

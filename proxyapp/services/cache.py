@@ -26,6 +26,7 @@ from config import ConfigError
 from proxyapp.crypto import decrypt_json, encrypt_json
 from proxyapp.models import Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_redis, redis_key, write_later
+from proxyapp.services.account_data import add_to_index
 
 log = logging.getLogger(__name__)
 _KEY_PURPOSE = b"proxyapp result cache v1"
@@ -71,7 +72,7 @@ def store(user_id: int, kind: str, payload: dict[str, Any], output: dict[str, An
         return
     try:
         key, value, ttl = cache_key(user_id, kind, payload), encrypt_json(output), current_app.config["CACHE_TTL"]
-        write_later(lambda pipe: pipe.set(key, value, ex=ttl))
+        write_later(lambda pipe: add_to_index(pipe.set(key, value, ex=ttl), user_id, key))
     except RedisError:
         # The prediction has already succeeded; a lost entry only costs a later upstream call.
         log.warning("could not store a result in the cache")

@@ -5,6 +5,15 @@ Closed: calls go through and consecutive failures are counted. After
 call is made at all. Then it is half-open: exactly one worker may probe; a success
 closes the circuit, a failure opens it again. Redis trouble never blocks the upstream:
 the breaker then lets calls through (fails open) and says so in the log.
+
+Fair failure: each failure is counted together with the account whose request it was,
+and the circuit opens (or half-opens) only once the failures come from at least
+`min_accounts` accounts (CIRCUIT_MIN_ACCOUNTS, 2 by default). One account's requests
+timing out (a history the upstream chokes on, a burst of huge requests) then fail only
+that account's predictions, after their own retries, and never shut everyone else out;
+an upstream that is down for real fails everybody's calls and still opens the circuit.
+The price: a deployment with a single active account never opens it, and its
+predictions spend their retry deadline instead of failing fast.
 """
 
 from __future__ import annotations
@@ -36,8 +45,11 @@ class CircuitBreaker:
     """Consecutive-failure breaker whose state lives in Redis under `key_prefix`."""
 
     def __init__(self, redis: Redis, key_prefix: str, *, threshold: int, open_seconds: float,
-                 probe_seconds: float) -> None:
+                 probe_seconds: float, account: str = "", min_accounts: int = 1) -> None:
         self.redis = redis
+        self.account = account
+        self.min_accounts = min_accounts
+        self.accounts_key = f"{key_prefix}:failing-accounts"
         self.failures_key = f"{key_prefix}:failures"
         self.open_key = f"{key_prefix}:open"
         self.probe_key = f"{key_prefix}:probe"
@@ -50,14 +62,14 @@ class CircuitBreaker:
 
     def before_call(self) -> None:
         """Raise CircuitOpenError unless a call may be made now."""
-        state = self._safely(lambda: self.redis.mget(self.open_key, self.failures_key), None)
+        state = self._safely(self._read_state, None)
         if state is None:
             return
-        is_open, failures = state
+        is_open, failures, accounts = state
         self._failures_seen = int(failures or 0)
         if is_open:
             raise CircuitOpenError()
-        if int(failures or 0) >= self.threshold:
+        if self._is_tripped(failures, accounts):
             if not self._safely(lambda: self.redis.set(self.probe_key, "1", nx=True, px=self.probe_ms), True):
                 raise CircuitOpenError()
             log.info("upstream circuit half-open: probing with one call")
@@ -71,16 +83,30 @@ class CircuitBreaker:
             return
         self._safely(self._count_failure, None)
 
+    def _read_state(self) -> tuple[bytes | None, int, int]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            is_open, failures, accounts = pipe.get(self.open_key).get(self.failures_key).scard(
+                self.accounts_key).execute()
+        return is_open, int(failures or 0), int(accounts or 0)
+
+    def _is_tripped(self, failures: int, accounts: int) -> bool:
+        """Enough consecutive failures, from enough accounts, to stop calling for everyone."""
+        return failures >= self.threshold and accounts >= self.min_accounts
+
     def _close(self) -> None:
         with self.redis.pipeline() as pipe:
-            removed = pipe.delete(self.failures_key, self.probe_key).execute()[0]
+            removed = pipe.delete(self.failures_key, self.probe_key).delete(self.accounts_key).execute()[0]
         if removed == 2:
             log.warning("upstream circuit closed: the probe call succeeded")
 
     def _count_failure(self) -> None:
         with self.redis.pipeline() as pipe:
-            failures = pipe.incr(self.failures_key).pexpire(self.failures_key, self.memory_ms).execute()[0]
-        if failures >= self.threshold and self.redis.set(self.open_key, "1", nx=True, px=self.open_ms):
+            pipe.incr(self.failures_key).pexpire(self.failures_key, self.memory_ms)
+            pipe.sadd(self.accounts_key, self.account).pexpire(self.accounts_key, self.memory_ms)
+            pipe.scard(self.accounts_key)
+            results = pipe.execute()
+        failures, accounts = results[0], results[-1]
+        if self._is_tripped(failures, accounts) and self.redis.set(self.open_key, "1", nx=True, px=self.open_ms):
             self.redis.delete(self.probe_key)
             log.error("upstream circuit opened after %d consecutive failures; no calls for %.0f s",
                       failures, self.open_ms / 1000)

@@ -6,8 +6,11 @@ any web process reports the same numbers whichever process did the work.
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from flask import current_app
@@ -23,6 +26,8 @@ from proxyapp.services.circuit import CircuitBreaker
 
 # The prefix the workers' breaker keeps its state under (workers.predictions.breaker).
 CIRCUIT_KEY = "circuit"
+# Where the reconciler records the time of its last completed pass (services.reconcile).
+RECONCILER_LAST_PASS_KEY = "reconcile-last-pass"
 # What a figure's source raises when it cannot answer now (down, unreachable, not migrated yet).
 SOURCE_ERRORS = (RedisError, SQLAlchemyError)
 
@@ -79,11 +84,68 @@ def queue_depth() -> int:
     return get_queue().count
 
 
+def beat_window() -> float:
+    """Seconds after its last heartbeat that a worker process still counts as live."""
+    return max(3 * current_app.config["RECONCILE_INTERVAL_SECONDS"], 5.0)
+
+
+def _beats_key() -> str:
+    return redis_key("worker-beats")
+
+
+def _process_id(hostname: str | bytes | None, pid: str | int | bytes | None) -> str:
+    as_text = [part.decode() if isinstance(part, bytes) else str(part) for part in (hostname, pid)]
+    return ":".join(as_text)
+
+
+def record_worker_beat() -> None:
+    """Say that this worker process is alive now (its upkeep thread calls this every interval)."""
+    now = time.time()
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.zadd(_beats_key(), {_process_id(socket.gethostname(), os.getpid()): now})
+        pipe.zremrangebyscore(_beats_key(), "-inf", now - 10 * beat_window())
+        pipe.execute()
+
+
 def live_workers() -> int:
-    """Workers registered on the prediction queue whose heartbeat key has not expired."""
+    """Workers registered on the prediction queue whose process has sent a heartbeat lately.
+
+    RQ's own worker key lives `worker_ttl` (7 minutes) after a SIGKILL and an idle worker
+    refreshes it only that often, so a registered worker alone proves nothing; the
+    upkeep thread's heartbeat (workers/upkeep.py) stops the moment the process dies.
+    """
     keys = Worker.all_keys(queue=get_queue())
-    # A SIGKILLed worker stays registered until RQ's maintenance runs; its key expires sooner.
-    return int(get_redis().exists(*keys)) if keys else 0
+    if not keys:
+        return 0
+    redis = get_redis()
+    with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, "hostname", "pid")
+        # A process that started its RQ worker over (after an outage) may be registered twice: count it once.
+        identities = sorted({_process_id(*fields) for fields in pipe.execute() if all(fields)})
+    if not identities:
+        return 0
+    fresh_since = time.time() - beat_window()
+    scores = redis.zmscore(_beats_key(), identities)
+    return sum(1 for score in scores if score is not None and score >= fresh_since)
+
+
+def overdue_runs(now: datetime | None = None) -> int:
+    """Predictions running for longer than JOB_TIMEOUT: something failed to end or recover them."""
+    cutoff = (now or utcnow()) - timedelta(seconds=current_app.config["JOB_TIMEOUT"])
+    return db.session.scalar(select(func.count()).select_from(Prediction).where(
+        Prediction.status == PredictionStatus.RUNNING.value, Prediction.started_at < cutoff)) or 0
+
+
+def reconciler_age() -> float | None:
+    """Seconds since any process finished a reconciler pass, or None if none is on record."""
+    last = get_redis().get(redis_key(RECONCILER_LAST_PASS_KEY))
+    return None if last is None else max(0.0, time.time() - float(last))
+
+
+def is_reconciler_stale(age: float | None) -> bool:
+    """True when no pass ran within three intervals (or at least 30 s)."""
+    return age is None or age > max(3 * current_app.config["RECONCILE_INTERVAL_SECONDS"], 30.0)
 
 
 def circuit_breaker() -> CircuitBreaker:

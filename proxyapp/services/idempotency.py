@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app
 
 from proxyapp.errors import APIError
+from proxyapp.services.account_data import add_to_index
 from proxyapp.queue import get_redis, redis_key
 
 MAX_KEY_LENGTH = 255
@@ -65,7 +66,11 @@ def record(user_id: int, key: str, payload: dict[str, Any], prediction_id: str) 
     """Remember that this key created the prediction; False if another request got there first."""
     value = f"{prediction_id}:{fingerprint(payload)}"
     ttl = current_app.config["IDEMPOTENCY_TTL_SECONDS"]
-    return bool(get_redis().set(_redis_key(user_id, key), value, nx=True, ex=ttl))
+    redis_name = _redis_key(user_id, key)
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.set(redis_name, value, nx=True, ex=ttl)
+        add_to_index(pipe, user_id, redis_name)
+        return bool(pipe.execute()[0])
 
 
 def forget(user_id: int, key: str, prediction_id: str) -> None:

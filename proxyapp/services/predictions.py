@@ -186,6 +186,12 @@ def mark_running(prediction_id: str) -> bool:
     )
 
 
+def requeue_running(prediction_id: str) -> bool:
+    """running → queued, uncounting the run (it was held back before any upstream call); False if not running."""
+    return _transition(prediction_id, {PredictionStatus.RUNNING}, status=PredictionStatus.QUEUED.value,
+                       runs=Prediction.runs - 1)
+
+
 def record_attempt(prediction_id: str) -> bool:
     """Count one upstream call; False (nothing counted) if the prediction is no longer running."""
     return _transition(prediction_id, {PredictionStatus.RUNNING}, attempts=Prediction.attempts + 1)

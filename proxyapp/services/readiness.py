@@ -1,8 +1,12 @@
 """Readiness: can this deployment accept a prediction and run it right now?
 
-Four checks: the database answers, Redis answers, at least one worker is alive on the
-prediction queue, and the upstream circuit is not open. Each reports JSON detail and
-never an exception message (they can carry hosts, ports and credentials).
+Four checks gate readiness: the database answers, Redis answers, at least one worker is
+alive on the prediction queue (by its heartbeat, so a killed worker stops counting within
+seconds), and the upstream circuit is not open. Two more are reported but do not gate,
+because taking the web process out of rotation would not fix them: `reconciler` (no pass
+within three intervals) and `overdue_runs` (predictions running longer than JOB_TIMEOUT).
+Each reports JSON detail and never an exception message (they can carry hosts, ports and
+credentials).
 """
 
 from __future__ import annotations
@@ -15,9 +19,18 @@ from sqlalchemy import text
 
 from proxyapp.extensions import db
 from proxyapp.queue import get_redis
-from proxyapp.services.deployment import SOURCE_ERRORS, CircuitState, circuit_state, live_workers
+from proxyapp.services.deployment import (
+    SOURCE_ERRORS,
+    CircuitState,
+    circuit_state,
+    is_reconciler_stale,
+    live_workers,
+    overdue_runs,
+    reconciler_age,
+)
 
 Check = dict[str, Any]
+GATING_CHECKS = ("database", "redis", "workers", "upstream_circuit")
 
 
 def check_readiness() -> tuple[bool, dict[str, Check]]:
@@ -26,9 +39,13 @@ def check_readiness() -> tuple[bool, dict[str, Check]]:
     if checks["redis"]["ok"]:
         checks["workers"] = _timed(_workers)
         checks["upstream_circuit"] = _timed(_circuit)
+        checks["reconciler"] = _timed(_reconciler)
     else:
-        checks["workers"] = checks["upstream_circuit"] = {"ok": False, "error": "redis unavailable"}
-    return all(check["ok"] for check in checks.values()), checks
+        checks["workers"] = checks["upstream_circuit"] = checks["reconciler"] = {"ok": False,
+                                                                                "error": "redis unavailable"}
+    checks["overdue_runs"] = _timed(_overdue) if checks["database"]["ok"] else {"ok": False,
+                                                                                 "error": "database unavailable"}
+    return all(checks[name]["ok"] for name in GATING_CHECKS), checks
 
 
 def _timed(check: Callable[[], Check]) -> Check:
@@ -61,3 +78,14 @@ def _workers() -> Check:
 def _circuit() -> Check:
     state = circuit_state()
     return {"ok": state is not CircuitState.OPEN, "state": state.value}
+
+
+def _reconciler() -> Check:
+    age = reconciler_age()
+    return {"ok": not is_reconciler_stale(age), "last_pass_age_seconds": None if age is None else round(age, 1)}
+
+
+def _overdue() -> Check:
+    count = overdue_runs()
+    db.session.rollback()
+    return {"ok": count == 0, "count": count}

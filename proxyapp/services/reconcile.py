@@ -10,18 +10,23 @@ failed with `worker_lost` when it has already been started MAX_RUNS times.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq.job import Job
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
+from proxyapp.metrics.shared import record_reconciler_error
 from proxyapp.models import PENDING_STATUSES, TERMINAL_STATUSES, Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import leases, predictions
+from proxyapp.services import holding, leases, predictions
+from proxyapp.services.deployment import RECONCILER_LAST_PASS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ def run_due_pass() -> bool:
     purged = purge_expired_results() if _purge_due() else 0
     if requeued or failed or purged:
         log.warning("reconciler: re-enqueued %d, failed %d as %s, purged %d", requeued, failed, WORKER_LOST, purged)
+    get_redis().set(redis_key(RECONCILER_LAST_PASS_KEY), str(time.time()))
     return True
 
 
@@ -55,11 +61,18 @@ def recover_lost_predictions(now: datetime | None = None) -> tuple[int, int]:
     lost = [pid for pid in runs_by_id if pid not in alive and _is_confirmed_lost(pid, now)]
     requeued = failed = 0
     for prediction_id in lost:
-        if runs_by_id[prediction_id] >= current_app.config["MAX_RUNS"]:
-            failed += _fail_lost(prediction_id, runs_by_id[prediction_id])
-        else:
-            requeue_prediction(prediction_id)
-            requeued += 1
+        try:
+            if runs_by_id[prediction_id] >= current_app.config["MAX_RUNS"]:
+                failed += _fail_lost(prediction_id, runs_by_id[prediction_id])
+            else:
+                requeue_prediction(prediction_id)
+                requeued += 1
+        except (RedisError, SQLAlchemyError):
+            raise  # an outage: the whole pass stops and the next one starts over
+        except Exception as error:  # noqa: BLE001 - one odd prediction must not stop the others' recovery
+            db.session.rollback()
+            log.exception("could not recover a lost prediction", extra={"prediction_id": prediction_id})
+            record_reconciler_error(type(error).__name__)
     return requeued, failed
 
 
@@ -76,9 +89,11 @@ def _pending_runs(created_before: datetime) -> dict[str, int]:
 def _alive_ids(ids: list[str]) -> set[str]:
     """Ids of predictions a live run holds or whose job waits in the queue; forgets their suspicion."""
     held = leases.is_held(get_redis(), ids)
+    held_back = holding.held_ids(get_redis(), ids)
     jobs = Job.fetch_many(ids, connection=get_redis(), serializer=get_queue().serializer)
     alive = {pid for pid, job in zip(ids, jobs, strict=True)
-             if held[pid] or (job is not None and job.get_status(refresh=False) in WAITING_JOB_STATUSES)}
+             if held[pid] or pid in held_back
+             or (job is not None and job.get_status(refresh=False) in WAITING_JOB_STATUSES)}
     if alive:
         get_redis().delete(*(_suspect_key(pid) for pid in alive))
     return alive
@@ -102,10 +117,19 @@ def requeue_prediction(prediction_id: str) -> None:
     """Replace whatever is left of the prediction's job with a fresh one on the queue."""
     stale = get_queue().fetch_job(prediction_id)
     if stale is not None:
-        stale.delete()
+        _delete_job(stale)
     predictions.enqueue_prediction(prediction_id)
     get_redis().delete(_suspect_key(prediction_id))
     log.info("re-enqueued a lost prediction", extra={"prediction_id": prediction_id})
+
+
+def _delete_job(job: Job) -> None:
+    """Delete a stale job; RQ raises ValueError when its execution record is already gone (after an outage)."""
+    try:
+        job.delete()
+    except ValueError:
+        log.info("stale job had no execution record left; deleting its hash", extra={"prediction_id": job.id})
+        get_redis().delete(job.key)
 
 
 def _fail_lost(prediction_id: str, runs: int) -> int:

@@ -39,21 +39,31 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+# What a client is told about a 4xx: the status's meaning, never the upstream's wording.
+REJECTION_MESSAGES = {
+    400: "The upstream rejected the request as invalid (HTTP 400).",
+    404: "The upstream does not know this request (HTTP 404).",
+    413: "The upstream rejected the request as too large (HTTP 413).",
+    422: "The upstream could not process the request's content (HTTP 422).",
+}
+
+
 class UpstreamError(Exception):
     """A classified upstream failure; `is_transient` ones may succeed if retried."""
 
     def __init__(self, code: UpstreamErrorCode, message: str, *, retry_after: float | None = None,
-                 elapsed_ms: int | None = None) -> None:
+                 elapsed_ms: int | None = None, is_retryable: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
         self.elapsed_ms = elapsed_ms
+        self.is_retryable = is_retryable
 
     @property
     def is_transient(self) -> bool:
-        """True for failures worth retrying (connection, timeout, 429, 5xx)."""
-        return self.code in TRANSIENT_CODES
+        """True for failures worth retrying (connection, timeout, 429, 5xx, a body cut short)."""
+        return self.code in TRANSIENT_CODES or self.is_retryable
 
 
 @dataclass(frozen=True)
@@ -155,8 +165,10 @@ def _parse_json(content: bytes, elapsed_ms: int) -> dict[str, Any]:
     try:
         body = json.loads(content)
     except ValueError:
+        # A truncated or garbled body is a transport accident more often than a steady upstream bug:
+        # retried within the deadline like a 5xx, and still upstream_bad_response if it keeps happening.
         raise UpstreamError(UpstreamErrorCode.BAD_RESPONSE, "The upstream answered with malformed JSON.",
-                            elapsed_ms=elapsed_ms) from None
+                            elapsed_ms=elapsed_ms, is_retryable=True) from None
     if not isinstance(body, dict):
         raise UpstreamError(UpstreamErrorCode.BAD_RESPONSE, "The upstream answered with an unexpected body.",
                             elapsed_ms=elapsed_ms)
@@ -164,16 +176,9 @@ def _parse_json(content: bytes, elapsed_ms: int) -> dict[str, Any]:
 
 
 def _upstream_message(content: bytes, status: int) -> str:
-    """The upstream's own explanation of a 4xx, trimmed; never our request body."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for field in ("detail", "message", "error"):
-            if isinstance(body.get(field), str):
-                return f"The upstream rejected the request: {body[field][:500]}"
-    return f"The upstream rejected the request with HTTP {status}."
+    """A classified explanation of a 4xx; never the upstream's own text, which may echo patient codes."""
+    del content  # deliberately unused: the upstream's text is neither stored nor shown
+    return REJECTION_MESSAGES.get(status, f"The upstream rejected the request with HTTP {status}.")
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app
 from limits import parse
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from proxyapp.errors import APIError
 from proxyapp.extensions import db, limiter
@@ -30,6 +30,18 @@ def effective_rate_limit(user: User) -> str:
 def effective_max_pending(user: User) -> int:
     """How many queued+running predictions the account may have."""
     return user.max_pending if user.max_pending is not None else current_app.config["MAX_PENDING"]
+
+
+def lock_account_row(user: User) -> None:
+    """Serialise the account's submissions until the caller's transaction ends.
+
+    Count-then-insert alone lets concurrent submissions all see room under MAX_PENDING. A
+    no-op UPDATE of the account's row takes its row lock on PostgreSQL and the database
+    write lock on SQLite (where SELECT … FOR UPDATE does nothing), so the next submission
+    of the same account counts only after this one's rows are committed or rolled back;
+    other accounts are not held up on PostgreSQL.
+    """
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version))
 
 
 def pending_count(user: User) -> int:
@@ -57,6 +69,7 @@ def estimated_wait_seconds(user: User) -> int:
 def ensure_pending_capacity(user: User, count: int = 1) -> None:
     """429 `too_many_pending` when `count` more would exceed the account's cap of queued+running predictions."""
     cap = effective_max_pending(user)
+    lock_account_row(user)
     if pending_count(user) + count > cap:
         raise APIError(
             429,

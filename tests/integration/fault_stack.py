@@ -40,10 +40,10 @@ FAST_RECOVERY_ENV = {
 
 
 def start_stack(workdir: Path, redis_url: str, database_url: str | None, *, workers: int = 2,
-                env: dict[str, str] | None = None) -> Stack:
+                env: dict[str, str] | None = None, scheduler: bool = True) -> Stack:
     """A running stack with FAST_RECOVERY_ENV; prints its logs if it fails to start."""
     return Stack(workdir, redis_url, database_url=database_url, workers=workers,
-                 env={**FAST_RECOVERY_ENV, **(env or {})}).start()
+                 env={**FAST_RECOVERY_ENV, **(env or {})}, scheduler=scheduler).start()
 
 
 @contextmanager

@@ -89,15 +89,23 @@ def test_a_rejection_fails_with_the_upstreams_message(stack, api):
     simulator(stack, "POST", "/_control/script", json={"responses": ["400"]})
     result = wait_terminal(api, submit(stack, api).headers["Location"])
     assert result["error"]["code"] == "upstream_rejected"
-    assert "simulated rejection" in result["error"]["message"]
+    assert "simulated rejection" not in result["error"]["message"]  # upstream text is never shown raw
+    assert result["error"]["message"] == "The upstream rejected the request as invalid (HTTP 400)."
     assert result["metrics"]["attempts"] == 1
 
 
-def test_malformed_json_is_a_bad_response_and_not_stored(stack, api):
-    simulator(stack, "POST", "/_control/script", json={"responses": ["malformed"]})
+def test_malformed_json_that_persists_is_a_bad_response_and_not_stored(stack, api):
+    simulator(stack, "POST", "/_control/script", json={"responses": ["malformed"] * 3})
     result = wait_terminal(api, submit(stack, api).headers["Location"])
     assert (result["error"]["code"], result["output"], result["metrics"]["attempts"]) == (
-        "upstream_bad_response", None, 1)
+        "upstream_bad_response", None, 3)
+
+
+def test_a_malformed_200_is_retried_within_the_deadline(stack, api):
+    simulator(stack, "POST", "/_control/script", json={"responses": ["malformed"]})
+    result = wait_terminal(api, submit(stack, api).headers["Location"])
+    assert (result["status"], result["metrics"]["attempts"]) == ("succeeded", 2)
+    assert result["output"]["predictions"]
 
 
 @pytest.mark.parametrize("fault", ["401", "403"])

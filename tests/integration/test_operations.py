@@ -47,17 +47,17 @@ def test_metrics_of_the_web_process_count_a_prediction_a_worker_process_finished
     assert submitted.status_code == 202, submitted.text
     assert wait_terminal(api, submitted.headers["Location"])["status"] == "succeeded"
 
-    wait_for_readyz(stack, 200, stack.live_slots)
+    wait_for_readyz(stack, 200, stack.workers_wanted)
     samples = metrics(stack)
     assert value(samples, "proxyapp_predictions_finished_total", status="succeeded", error_code="") == 1
     assert value(samples, "proxyapp_upstream_request_duration_seconds_count", outcome="ok") == 1
     assert value(samples, "proxyapp_http_requests_total", method="POST", route="/v1/predictions", status="202") == 1
     assert value(samples, "proxyapp_predictions_pending", status="queued") == 0
-    assert value(samples, "proxyapp_workers_live") == stack.live_slots
+    assert value(samples, "proxyapp_workers_live") == stack.workers_wanted
 
 
 def test_readyz_is_ready_while_workers_run_and_503_once_they_stop(stack: Stack):
-    wait_for_readyz(stack, 200, stack.live_slots)
+    wait_for_readyz(stack, 200, stack.workers_wanted)
     workers = [process for name, process in stack.processes.items() if name.startswith("worker-")]
     for worker in workers:
         worker.send_signal(signal.SIGTERM)  # a warm shutdown unregisters the worker from RQ

@@ -171,3 +171,19 @@ def test_delete_account_removes_keys_predictions_and_the_login(app, client, acco
 @pytest.mark.parametrize("path", ["/account/password", "/account/delete"])
 def test_password_forms_need_csrf(client, ada, path):
     assert client.post(path, data={"current_password": PASSWORD, "password": PASSWORD}).status_code == 400
+
+
+def test_delete_account_removes_its_cached_results_and_idempotency_records(app, client, accounts, ada):
+    user_id, key = ada
+    from proxyapp.services import cache, idempotency
+
+    with app.app_context():
+        cache.store(user_id, "prediction", CANONICAL_BODY, OUTPUT)
+        assert idempotency.record(user_id, "visit-1", CANONICAL_BODY, "01PRED")
+        bob_id, _ = accounts.create("bob")
+        cache.store(bob_id, "prediction", CANONICAL_BODY, OUTPUT)
+    assert delete_account(client, username="ada").status_code == 302
+    with app.app_context():
+        assert cache.lookup(user_id, "prediction", CANONICAL_BODY, max_age=3600) is None
+        assert idempotency.recorded_prediction_id(user_id, "visit-1", CANONICAL_BODY) is None
+        assert cache.lookup(bob_id, "prediction", CANONICAL_BODY, max_age=3600) == OUTPUT  # another account's stay

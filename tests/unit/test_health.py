@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,12 @@ import config as app_config
 from proxyapp import create_app
 from proxyapp.embedded_redis import free_port
 from proxyapp.extensions import limiter
-from proxyapp.queue import get_queue, get_redis
-from proxyapp.services.deployment import circuit_breaker
+from proxyapp.extensions import db
+from proxyapp.models import Prediction, utcnow
+from proxyapp.queue import get_queue, get_redis, redis_key
+from proxyapp.services import reconcile
+from proxyapp.services.deployment import circuit_breaker, record_worker_beat
+from tests.conftest import CANONICAL_BODY, bearer
 from tests.conftest import testing_env as isolated_env
 
 PROBES = ["/healthz", "/readyz", "/metrics"]
@@ -32,6 +37,7 @@ def live_worker(app: Flask) -> Iterator[Worker]:
     with app.app_context():
         worker = Worker([get_queue()], connection=get_redis(), serializer=JSONSerializer)
         worker.register_birth()
+        record_worker_beat()  # what the worker's upkeep thread does every interval
         yield worker
         worker.register_death()
 
@@ -141,3 +147,39 @@ def test_probes_are_never_rate_limited(tight_default_limits):
         statuses = {client.get(path).status_code for _ in range(4)}
         assert 429 not in statuses, path
     assert [client.get("/").status_code for _ in range(3)][-1] == 429  # the limits are in force elsewhere
+
+
+def test_a_killed_worker_stops_counting_once_its_heartbeat_is_old(app, client, live_worker):
+    """SIGKILL leaves RQ's registration for minutes; the heartbeat going stale is what counts."""
+    with app.app_context():
+        beats = redis_key("worker-beats")
+        member = get_redis().zrange(beats, 0, -1)[0]
+        get_redis().zadd(beats, {member: time.time() - 3600})
+    body = client.get("/readyz").get_json()
+    assert body["checks"]["workers"]["live"] == 0 and body["status"] == "unavailable"
+
+
+def test_readyz_shows_a_reconciler_that_has_not_run_without_gating_on_it(client, live_worker):
+    checks = client.get("/readyz").get_json()["checks"]
+    assert checks["reconciler"]["ok"] is False and checks["reconciler"]["last_pass_age_seconds"] is None
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_shows_a_recent_reconciler_pass(app, client, live_worker):
+    with app.app_context():
+        assert reconcile.run_due_pass()
+    checks = client.get("/readyz").get_json()["checks"]
+    assert checks["reconciler"]["ok"] is True and checks["reconciler"]["last_pass_age_seconds"] < 5
+
+
+def test_readyz_shows_predictions_running_longer_than_the_job_timeout(app, client, accounts, live_worker):
+    _, key = accounts.create()
+    prediction_id = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key)).get_json()["id"]
+    with app.app_context():
+        started = utcnow() - timedelta(seconds=app.config["JOB_TIMEOUT"] + 1)
+        db.session.query(Prediction).filter_by(id=prediction_id).update({"status": "running", "started_at": started})
+        db.session.commit()
+    response = client.get("/readyz")
+    assert response.get_json()["checks"]["overdue_runs"] == {"ok": False, "count": 1,
+                                                             "ms": response.get_json()["checks"]["overdue_runs"]["ms"]}
+    assert response.status_code == 200

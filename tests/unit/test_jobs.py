@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
+from rq.registry import ScheduledJobRegistry
 
 from proxyapp.extensions import db
-from proxyapp.models import Prediction, User
+from proxyapp.models import Prediction, User, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import leases, predictions
+from proxyapp.services import holding, leases, predictions, reconcile
 from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from workers.predictions import breaker, execute
@@ -118,13 +121,77 @@ def test_an_invalid_upstream_body_is_not_stored(app, submit):
     assert (prediction.error_code, prediction.output, prediction.upstream_ms) == ("upstream_bad_response", None, 7)
 
 
-def test_an_open_circuit_fails_fast_without_calling_upstream(app, submit):
-    first, second = submit(), submit()
-    assert run(app, first, FakeUpstream(transient(), transient(), transient())) == "failed"
+@pytest.fixture
+def submit_as(client, accounts) -> Callable[[], Callable[[], str]]:
+    """A submitter per new account."""
+    def for_new_account() -> Callable[[], str]:
+        _, key = accounts.create()
+
+        def _submit() -> str:
+            response = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key))
+            assert response.status_code == 202, response.get_json()
+            return response.get_json()["id"]
+        return _submit
+    return for_new_account
+
+
+def open_the_circuit(app: Flask, submit_as) -> None:
+    """Failures from two accounts: the upstream is failing for everyone."""
+    assert run(app, submit_as()(), FakeUpstream(transient(), transient(), transient())) == "failed"
+    # The second account's first failure opens it; its own retry is then held back.
+    assert run(app, submit_as()(), FakeUpstream(transient(), transient(), transient())) == "held"
+    with app.app_context():
+        assert get_redis().exists(redis_key("circuit", "open"))
+        registry = ScheduledJobRegistry(queue=get_queue())
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id)
+
+
+def test_one_accounts_failures_do_not_open_the_circuit_for_others(app, submit_as):
+    alone = submit_as()
+    for _ in range(2):
+        assert run(app, alone(), FakeUpstream(*[transient(UpstreamErrorCode.TIMEOUT)] * 3)) == "failed"
     upstream = FakeUpstream(OUTPUT)
-    assert run(app, second, upstream) == "failed"
+    assert run(app, submit_as()(), upstream) == "succeeded"
+    assert upstream.calls == 1
+
+
+def test_an_open_circuit_holds_predictions_back_without_calling_upstream(app, submit_as):
+    open_the_circuit(app, submit_as)
+    prediction_id = submit_as()()
+    upstream = FakeUpstream(OUTPUT)
+    assert run(app, prediction_id, upstream) == "held"
     assert upstream.calls == 0
-    prediction = stored(app, second)
+    prediction = stored(app, prediction_id)
+    assert (prediction.status, prediction.runs, prediction.attempts, prediction.error_code) == ("queued", 0, 0, None)
+    with app.app_context():
+        scheduled = ScheduledJobRegistry(queue=get_queue()).get_job_ids()
+        assert len(scheduled) == 1 and scheduled[0].startswith(f"{prediction_id}-held-")
+        assert reconcile._alive_ids([prediction_id]) == {prediction_id}  # the reconciler leaves it alone
+
+
+def test_a_held_job_is_moved_to_the_queue_when_due_and_then_succeeds(app, submit_as, monkeypatch):
+    open_the_circuit(app, submit_as)
+    prediction_id = submit_as()()
+    monkeypatch.setattr(holding, "_delay_seconds", lambda: 0.0)
+    assert run(app, prediction_id, FakeUpstream(OUTPUT)) == "held"
+    with app.app_context():
+        get_redis().delete(redis_key("circuit", "open"), redis_key("circuit", "failures"))
+        time.sleep(0.05)
+        holding.enqueue_due_held_jobs()
+        assert any(job_id.startswith(f"{prediction_id}-held-") for job_id in get_queue().job_ids)
+    assert run(app, prediction_id, FakeUpstream(OUTPUT)) == "succeeded"
+
+
+def test_an_open_circuit_fails_a_prediction_past_its_hold_window(app, submit_as):
+    open_the_circuit(app, submit_as)
+    prediction_id = submit_as()()
+    with app.app_context():
+        db.session.query(Prediction).filter_by(id=prediction_id).update(
+            {"created_at": utcnow() - timedelta(seconds=app.config["CIRCUIT_HOLD_SECONDS"])})
+        db.session.commit()
+    assert run(app, prediction_id, FakeUpstream(OUTPUT)) == "failed"
+    prediction = stored(app, prediction_id)
     assert (prediction.error_code, prediction.attempts) == ("upstream_circuit_open", 0)
 
 

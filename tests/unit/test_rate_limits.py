@@ -207,3 +207,28 @@ def test_login_with_redis_down_fails_closed_with_a_friendly_page(app_env, tmp_pa
     assert "temporarily unavailable" in response.get_data(as_text=True)
     assert int(response.headers["Retry-After"]) >= 1
     assert client.get("/account").status_code != 200  # not signed in
+
+
+@pytest.fixture
+def windows_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis goes away after the limiter's check: reading the windows for the headers fails."""
+    from limits.errors import StorageError
+
+    from proxyapp.extensions import limiter
+
+    def unreadable(self):
+        raise StorageError(ConnectionError("Redis went away"))
+
+    monkeypatch.setattr(type(limiter), "current_limits", property(unreadable))
+
+
+def test_redis_failing_while_the_response_is_finished_keeps_the_views_answer(client, accounts, windows_unreadable):
+    _, key = accounts.create()
+    response = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key))
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.is_json and "X-RateLimit-Limit" not in response.headers
+
+
+def test_redis_failing_while_a_page_is_finished_is_no_500(client, windows_unreadable):
+    response = client.get("/login")
+    assert response.status_code == 200

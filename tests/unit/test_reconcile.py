@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from rq.job import JobStatus
 
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, utcnow
@@ -149,3 +150,45 @@ def test_retention_days_are_configurable(app_env, tmp_path, monkeypatch, account
     update_row(short, prediction_id, status="failed", completed_at=utcnow() - timedelta(days=2))
     with short.app_context():
         assert reconcile.purge_expired_results() == 1
+
+
+def forget_execution_record(app: Flask, prediction_id: str) -> None:
+    """What a long outage leaves: the job's execution index names an execution whose hash expired."""
+    with app.app_context():
+        job = get_queue().fetch_job(prediction_id)
+        get_redis().zadd(job.execution_registry.key, {"lost-execution": time.time() + 600})
+
+
+def test_a_job_whose_execution_record_is_gone_is_still_replaced(app, submitted):
+    """RQ's Job.delete() raises `ValueError: Execution … not found in Redis` here; recovery goes on."""
+    age(app, submitted)
+    update_row(app, submitted, status="running", runs=1)
+    forget_execution_record(app, submitted)
+    with app.app_context():
+        job = get_queue().fetch_job(submitted)
+        with pytest.raises(ValueError, match="not found in Redis"):
+            job.delete()
+        job.set_status(JobStatus.STARTED)  # its worker was killed while running it
+    assert reconcile_until_settled(app) == (1, 0)
+    with app.app_context():
+        assert get_queue().job_ids == [submitted]
+
+
+def test_one_prediction_that_cannot_be_recovered_does_not_stop_the_others(app, client, accounts, monkeypatch):
+    _, key = accounts.create()
+    ids = [client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key)).get_json()["id"] for _ in range(2)]
+    for prediction_id in ids:
+        age(app, prediction_id)
+        lose_job(app, prediction_id)
+    real_requeue = reconcile.requeue_prediction
+
+    def fail_for_the_first(prediction_id: str) -> None:
+        if prediction_id == ids[0]:
+            raise TypeError("something unforeseen")
+        real_requeue(prediction_id)
+
+    monkeypatch.setattr(reconcile, "requeue_prediction", fail_for_the_first)
+    assert reconcile_until_settled(app) == (1, 0)
+    with app.app_context():
+        assert get_queue().job_ids == [ids[1]]
+        assert get_redis().hgetall(redis_key("metrics", "proxyapp_reconciler_errors")) == {b'["TypeError"]': b"1"}
