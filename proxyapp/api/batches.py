@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, url_for
+from flask import Response, current_app, jsonify
 
 from proxyapp.api.auth import current_account, current_api_key
 from proxyapp.api.headers import is_cache_bypassed
 from proxyapp.api.parsing import load_json_body
+from proxyapp.links import public_url_for
 from proxyapp.api.predictions import POLL_AFTER_SECONDS
 from proxyapp.schemas import BatchRequestSchema, BatchSchema
 from proxyapp.services import batches
@@ -17,7 +18,7 @@ def create_batch() -> tuple[Response, int, dict[str, str]]:
     config = current_app.config
     body = load_json_body(BatchRequestSchema(max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"]))
     summary = batches.create_batch(current_api_key(), body["predictions"], use_cache=not is_cache_bypassed())
-    headers = {"Location": url_for("api.get_batch", batch_id=summary.batch.id, _external=True),
+    headers = {"Location": public_url_for("api.get_batch", batch_id=summary.batch.id),
                "Retry-After": str(POLL_AFTER_SECONDS)}
     return jsonify(BatchSchema().dump(summary)), 202, headers
 
