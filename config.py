@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 from datetime import timedelta
 
 from redis.backoff import NoBackoff
@@ -121,6 +122,10 @@ class Config:
         self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
         self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME") or ("https" if self.FORCE_HTTPS else "http")
         self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
+        # The origin clients use (scheme://host[:port]): every absolute URL is built from it, never
+        # from the request's Host header. In production, requests naming another host are refused.
+        self.PUBLIC_URL = (env.get("PUBLIC_URL") or "").rstrip("/") or None
+        self.TRUSTED_HOSTS = None
         # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
@@ -191,6 +196,11 @@ class Config:
         _validate_job_settings(self)
         if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError(f"METRICS_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        if self.PUBLIC_URL is not None:
+            parts = urlsplit(self.PUBLIC_URL)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+                raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
+                                  f"got {self.PUBLIC_URL!r}")
         minimums = {"SESSION_IDLE_MINUTES": 1, "MAX_KEYS_PER_ACCOUNT": 1, "KEY_ROTATION_GRACE_SECONDS": 0,
                     "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0}
         for name, minimum in minimums.items():
@@ -222,6 +232,13 @@ class ProductionConfig(Config):
     DEFAULT_UPSTREAM_URL = None
     DEFAULT_FORCE_HTTPS = True
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        if self.PUBLIC_URL:
+            # Loopback names stay allowed for in-container probes (compose's healthcheck); links
+            # never use the Host header, so no other name can reach a response.
+            self.TRUSTED_HOSTS = [urlsplit(self.PUBLIC_URL).hostname, "localhost", "127.0.0.1", "::1"]
+
     def validate(self) -> None:
         """Refuse missing values and development defaults, naming the variable."""
         required = {
@@ -239,6 +256,8 @@ class ProductionConfig(Config):
                 raise ConfigError(f"{name} is still the development default; set a real value in production")
         if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production")
+        if not self.PUBLIC_URL:
+            raise ConfigError("PUBLIC_URL is required in production")
         super().validate()
 
 

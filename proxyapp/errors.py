@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -98,6 +99,9 @@ def handle_http_exception(error: HTTPException) -> Response:
             message,
             getattr(error, "details", None),
         )
+    elif request_ctx.url_adapter is None:
+        # No URL adapter (e.g. a Host outside TRUSTED_HOSTS): the page template cannot build its links.
+        response = Response(f"{status} {error.name}\n", status=status, mimetype="text/plain")
     else:
         response = Response(
             render_template("error.html", status=status, title=error.name, message=message), status=status

@@ -8,8 +8,6 @@ from functools import lru_cache, partial
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import url_for
-
 from marshmallow import (
     RAISE,
     Schema,
@@ -22,6 +20,7 @@ from marshmallow import (
 )
 
 from proxyapp.codes import SYSTEM_VALUES, UNKNOWN_SYSTEM_MESSAGE, code_problems
+from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind, PredictionStatus
 
 MAX_CODE_LENGTH = 64
@@ -274,7 +273,7 @@ class PredictionSchema(Schema):
     @pre_dump
     def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
         """Turn the model into the documented shape (error, metrics and URLs are derived)."""
-        link = partial(url_for, prediction_id=prediction.id, _external=True)
+        link = partial(public_url_for, prediction_id=prediction.id)
         return {
             "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
             "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
@@ -384,5 +383,5 @@ class BatchSchema(Schema):
         return {
             "id": summary.batch.id, "created_at": summary.batch.created_at, "counts": summary.counts,
             "predictions": [item["id"] for item in summary.items], "items": summary.items,
-            "urls": {"get": url_for("api.get_batch", batch_id=summary.batch.id, _external=True)},
+            "urls": {"get": public_url_for("api.get_batch", batch_id=summary.batch.id)},
         }

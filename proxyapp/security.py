@@ -6,6 +6,7 @@ from flask import Flask, Response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from proxyapp.errors import APIError, wants_json
+from proxyapp.links import public_request_url
 
 HSTS = "max-age=31536000; includeSubDomains"
 CONTENT_SECURITY_POLICY = (
@@ -33,7 +34,7 @@ def enforce_https() -> Response | None:
         raise APIError(403, "Use HTTPS. This request was sent in clear text; if it carried an API key, "
                             "revoke that key.", error_code="https_required")
     if request.method in ("GET", "HEAD"):
-        return redirect(request.url.replace("http://", "https://", 1), code=301)
+        return redirect(public_request_url(scheme="https"), code=301)
     raise APIError(403, "Use HTTPS.", error_code="https_required")
 
 

@@ -7,6 +7,8 @@ Each piece is a subprocess on a free loopback port: the simulator, waitress serv
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -51,8 +53,10 @@ class Stack:
 
     def __init__(self, workdir: Path, redis_url: str, *, database_url: str | None = None, workers: int = 2,
                  env: Mapping[str, str] | None = None, web_threads: int = 8, web_processes: int = 1,
-                 worker_class: str = "slots", slots: int = 4, scheduler: bool = True) -> None:
+                 worker_class: str = "slots", slots: int = 4, scheduler: bool = True,
+                 use_procfile_web: bool = False) -> None:
         self.workdir = workdir
+        self.use_procfile_web = use_procfile_web  # start web exactly as the Procfile's `web:` line does
         self.logdir = workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.simulator_url = f"http://127.0.0.1:{free_port()}"
@@ -101,8 +105,21 @@ class Stack:
         process = self._spawn("simulator", [sys.executable, "-m", "simulator", "--port", port, "--threads", "64"])
         wait_http(f"{self.simulator_url}/healthz", process=process)
 
+    def procfile_web_args(self, port: int) -> list[str]:
+        """The Procfile's `web:` line, expanded as a shell would with PORT and this stack's settings."""
+        line = next(row for row in (ROOT / "Procfile").read_text().splitlines() if row.startswith("web:"))
+        values = {**self.env, "PORT": str(port), "WEB_THREADS": str(self.web_threads)}
+        expanded = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m.group(1)) or m.group(2), line[4:])
+        args = shlex.split(expanded)
+        assert args[0] == "waitress-serve", args
+        return [sys.executable, "-m", "waitress", *args[1:]]
+
     def start_web(self) -> None:
         """Serve wsgi:app with one waitress process per port and wait for each."""
+        if self.use_procfile_web:
+            process = self._spawn("web", self.procfile_web_args(self.web_ports[0]))
+            wait_http(f"{self.base_url}/healthz", process=process)
+            return
         for index, (port, url) in enumerate(zip(self.web_ports, self.base_urls, strict=True)):
             name = "web" if index == 0 else f"web-{index}"
             process = self._spawn(name, [

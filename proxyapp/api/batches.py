@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, url_for
+from flask import Response, current_app, jsonify
 
 from proxyapp.api.auth import current_account, current_api_key
 from proxyapp.api.headers import accepted_cache_age
 from proxyapp.api.parsing import load_json_body
 from proxyapp.api.predictions import POLL_AFTER_SECONDS
+from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind
 from proxyapp.schemas import BatchRequestSchema, BatchSchema, shared
 from proxyapp.services import batches
@@ -16,10 +17,10 @@ from proxyapp.services import batches
 def create_batch() -> tuple[Response, int, dict[str, str]]:
     """Validate every item (any invalid one rejects the whole batch), store and queue them; 202."""
     config = current_app.config
-    body = load_json_body(shared(BatchRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"]))
-    summary = batches.create_batch(current_api_key(), body["predictions"],
+    schema = shared(BatchRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    summary = batches.create_batch(current_api_key(), load_json_body(schema)["predictions"],
                                    cache_max_age=accepted_cache_age(PredictionKind.PREDICTION))
-    headers = {"Location": url_for("api.get_batch", batch_id=summary.batch.id, _external=True),
+    headers = {"Location": public_url_for("api.get_batch", batch_id=summary.batch.id),
                "Retry-After": str(POLL_AFTER_SECONDS)}
     return jsonify(shared(BatchSchema).dump(summary)), 202, headers
 

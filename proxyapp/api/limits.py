@@ -17,6 +17,7 @@ from limits.errors import StorageError
 from redis.exceptions import RedisError
 
 from proxyapp.api.auth import resolve_api_key
+from proxyapp.api.parsing import json_body
 from proxyapp.extensions import limiter
 from proxyapp.schemas import MAX_BATCH_SIZE
 from proxyapp.services.usage import SUBMIT_ACCOUNT_SCOPE, effective_rate_limit, record_request
@@ -60,7 +61,7 @@ def submission_cost() -> int:
     """What a POST costs: a batch one per item (1..MAX_BATCH_SIZE), anything else 1."""
     if request.endpoint != "api.create_batch":
         return 1
-    body = request.get_json(silent=True)
+    body = json_body()
     items = body.get("predictions") if isinstance(body, dict) else None
     # Bounded both ways: an empty or malformed batch still costs a request, a huge one no more than the cap.
     return min(max(len(items), 1), MAX_BATCH_SIZE) if isinstance(items, list) else 1

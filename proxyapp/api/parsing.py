@@ -9,14 +9,25 @@ from marshmallow import Schema, ValidationError
 
 from proxyapp.errors import APIError
 
+def json_body() -> Any:
+    """The parsed JSON body, or None when it is not JSON, is malformed, or nests too deep.
+
+    Python's parser raises RecursionError (not ValueError) on deeply nested input, which
+    `get_json(silent=True)` lets through; no valid body comes anywhere near that depth.
+    """
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
 
 def load_json_body(schema: Schema) -> dict[str, Any]:
     """The body validated by the schema; 415 if not JSON, 400 if malformed, 422 if invalid."""
     if request.mimetype != "application/json":
         raise APIError(415, "Send the body as JSON with 'Content-Type: application/json'.")
-    data = request.get_json(silent=True)
+    data = json_body()
     if data is None:
-        raise APIError(400, "The body is not valid JSON.")
+        raise APIError(400, "The body is not valid JSON (or nests deeper than any valid body).")
     try:
         return schema.load(data)
     except ValidationError as error:

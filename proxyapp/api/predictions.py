@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, url_for
+from flask import Response, current_app, jsonify
 
 from proxyapp.api.auth import current_account, current_api_key
 from proxyapp.api.headers import accepted_cache_age, idempotency_key, requested_wait
 from proxyapp.api.parsing import load_json_body, load_query
+from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind
 from proxyapp.schemas import (
     EmbeddingRequestSchema,
@@ -49,7 +50,7 @@ def _submit(payload: dict, kind: PredictionKind) -> tuple[Response, int, dict[st
     prediction, created = predictions.create_prediction(
         current_api_key(), payload, idempotency_key(), kind=kind.value, cache_max_age=accepted_cache_age(kind)
     )
-    headers = {"Location": url_for("api.get_prediction", prediction_id=prediction.id, _external=True)}
+    headers = {"Location": public_url_for("api.get_prediction", prediction_id=prediction.id)}
     wait = requested_wait()
     if wait is not None and not prediction.state.is_terminal:
         with wait_slots().claim(prediction.user_id) as granted:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_PASSWORD_LENGTH = 8
@@ -42,8 +43,12 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable" for an online attack
+ZXCVBN_MAX_INPUT = 128  # zxcvbn is super-linear in length; the first 128 characters decide
+
+
 def password_problem(password: str, username: str = "") -> str | None:
-    """Why a new password is unacceptable, or None. Length and commonness only, no composition rules."""
+    """Why a new password is unacceptable, or None: length, commonness and zxcvbn's score, no composition rules."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -52,4 +57,10 @@ def password_problem(password: str, username: str = "") -> str | None:
         return "This password is too common; choose one that is harder to guess."
     if username and password.lower() == username.lower():
         return "The password must not be the same as the username."
+    # zxcvbn weighs the password against the username too (a variation of it guesses fast).
+    strength = zxcvbn(password[:ZXCVBN_MAX_INPUT], user_inputs=[username] if username else [])
+    if strength["score"] < MIN_PASSWORD_SCORE:
+        warning = strength["feedback"].get("warning") or "This password is easy to guess."
+        hint = " ".join(strength["feedback"].get("suggestions") or [])
+        return f"Too easy to guess: {warning} {hint}".strip()
     return None

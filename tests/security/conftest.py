@@ -23,6 +23,7 @@ def production_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str
         "REDIS_URL": redis_url,
         "UPSTREAM_URL": "https://upstream.invalid",
         "UPSTREAM_API_KEY": "gh_s_k-operator",
+        "PUBLIC_URL": "https://proxy.example",
         **overrides,
     }
 

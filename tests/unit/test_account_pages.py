@@ -106,8 +106,9 @@ def test_change_password_needs_the_current_one(client, ada):
 @pytest.mark.parametrize(
     ("new", "confirm", "field", "message"),
     [("short", None, "new_password", "at least 8"), ("password123", None, "new_password", "too common"),
+     ("aaaaaaaa", None, "new_password", "Too easy to guess"),
      (NEW_PASSWORD, "something else", "confirm", "do not match")],
-    ids=["too-short", "common", "mismatch"],
+    ids=["too-short", "common", "weak-by-zxcvbn", "mismatch"],
 )
 def test_change_password_applies_the_policy(client, ada, new, confirm, field, message):
     response = change_password(client, new=new, confirm=confirm)

@@ -18,6 +18,7 @@ from config import (
 from tests.stack import ROOT
 
 PRODUCTION = {
+    "PUBLIC_URL": "https://proxy.example.org",
     "DATA_ENCRYPTION_KEY": "lIHy5ZZ6OBMkzHUJcc2DO6z5r4Z-bEmb0S_YWbE5pQE=",
     "APP_ENV": "production",
     "SECRET_KEY": "s" * 48,

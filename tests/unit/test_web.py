@@ -58,8 +58,11 @@ def test_password_hash_is_argon2id_at_asvs_strength(app, client):
         ("e", PASSWORD, None, "username", "between 3 and 32"),
         ("bad name!", PASSWORD, None, "username", "letters, digits"),
         ("evelyn99", "evelyn99", None, "password", "same as the username"),
+        ("eve", "aaaaaaaa", None, "password", "Too easy to guess"),
+        ("evelyn77", "evelyn77!", None, "password", "Too easy to guess"),
     ],
-    ids=["too-short", "common", "mismatch", "short-username", "bad-username", "password-is-username"],
+    ids=["too-short", "common", "mismatch", "short-username", "bad-username", "password-is-username",
+         "weak-by-zxcvbn", "username-variation"],
 )
 def test_bad_registration_shows_error_beside_the_field(client, username, password, confirm, field, message):
     response = register(client, username, password, confirm)
@@ -71,7 +74,7 @@ def test_bad_registration_shows_error_beside_the_field(client, username, passwor
 
 
 def test_64_character_password_is_accepted(client):
-    assert register(client, password="x7" * 32).status_code == 200
+    assert register(client, password=("quiet otter juggles " * 4)[:64]).status_code == 200
 
 
 def test_duplicate_username_is_refused_case_insensitively(client, app):
