@@ -6,7 +6,7 @@ Nothing is asserted. Traffic goes only to loopback servers this script starts, a
 loop is bounded. Predictions are sampled, so the proxy never answers them from the result
 cache unless asked; the benchmarks also send `Cache-Control: no-cache` to make that explicit.
 
-Stack 1 (simulator at 0 ms, 2 worker processes):
+Stack 1 (no workers) for a, l, h; stack 1' (simulator at 0 ms, 2 worker processes) for s, c:
   a. submission: POST /v1/predictions (202) closed-loop, 8 connections, vs GET /healthz; p99/p50
   s. synchronous: POST with `Prefer: wait`, one account per connection, vs GET /healthz; p99/p50
   l. listing: GET /v1/predictions at 50,000 stored rows vs an account with none
@@ -95,13 +95,16 @@ def _seed_rows(stack: Stack, username: str, count: int) -> None:
 
 def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, samples: int) -> dict[str, Callable[[], Figures]]:
     """Measurements on a stack whose simulator answers at once; returns one callable per part."""
+    # No workers on this stack: the submission parts measure the web process alone (queued work
+    # waits); the synchronous parts run on a second stack with workers.
+    stack = _stack(workdir / "zero", redis_url, workers=0, slots=16, threads=threads, env={})
     # Every connection of the synchronous part may wait (one account each): nothing is refused 202.
-    stack = _stack(workdir / "zero", redis_url, workers=2, slots=16, threads=threads,
-                   env={"MAX_WAITING": str(threads), "MAX_WAITING_PER_ACCOUNT": "1"})
+    sync = _stack(workdir / "sync", redis_url, workers=2, slots=16, threads=threads,
+                  env={"MAX_WAITING": str(threads), "MAX_WAITING_PER_ACCOUNT": "1"})
     base = stack.base_url
     health = Request("GET", f"{base}/healthz", {})
     _, submitter = _account(stack)
-    waiters = [_account(stack)[1] for _ in range(8)]
+    waiters = [_account(sync)[1] for _ in range(8)]
     empty_name, empty_key = _account(stack)
     full_name, full_key = _account(stack)
     _seed_rows(stack, full_name, 50_000)
@@ -115,9 +118,9 @@ def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, sampl
                 "p99_ms": submit.percentile(0.99), "p99/p50": _tail(submit)}
 
     def synchronous() -> Figures:
-        baseline = _closed(health, seconds)
-        wait = _closed([Request("POST", f"{base}/v1/predictions", _auth(key, Prefer="wait=10"), CANONICAL_BODY)
-                        for key in waiters], seconds)
+        baseline = _closed(Request("GET", f"{sync.base_url}/healthz", {}), seconds)
+        wait = _closed([Request("POST", f"{sync.base_url}/v1/predictions", _auth(key, Prefer="wait=10"),
+                                CANONICAL_BODY) for key in waiters], seconds)
         return {"healthz_rps": baseline.throughput, "wait_rps": wait.throughput,
                 "ratio": wait.throughput / baseline.throughput, "p50_ms": wait.percentile(0.5),
                 "p99_ms": wait.percentile(0.99), "p99/p50": _tail(wait),
@@ -143,10 +146,10 @@ def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, sampl
         proxied_ms, direct_ms = [], []
         for _ in range(samples):
             start = time.perf_counter()
-            direct.post(f"{stack.simulator_url}/predict", json=CANONICAL_BODY, timeout=30).raise_for_status()
+            direct.post(f"{sync.simulator_url}/predict", json=CANONICAL_BODY, timeout=30).raise_for_status()
             direct_ms.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
-            response = api.post(f"{base}/v1/predictions", json=CANONICAL_BODY, timeout=30)
+            response = api.post(f"{sync.base_url}/v1/predictions", json=CANONICAL_BODY, timeout=30)
             proxied_ms.append((time.perf_counter() - start) * 1000)
             if response.status_code != 200:
                 raise RuntimeError(f"Prefer: wait did not finish in time: {response.status_code}")
@@ -155,7 +158,7 @@ def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, sampl
                 "added_p99_ms": _pct(proxied_ms, 0.99) - _pct(direct_ms, 0.99)}
 
     parts = {"a": submission, "s": synchronous, "l": listing, "h": history, "c": added_latency}
-    parts["stop"] = stack.stop  # type: ignore[assignment]
+    parts["stop"] = lambda: (stack.stop(), sync.stop())  # type: ignore[assignment]
     return parts
 
 

@@ -10,11 +10,17 @@ An ORM flush does that by itself; code that checks before it writes (a count, an
 check) calls it before the check, so check and write share the write lock. Writing in a transaction that began with a read warns
 (`ReadThenWriteWarning`, an error in the test suite). PostgreSQL needs none of this, and
 `begin_write()` costs nothing there.
+
+Within one process, writers also queue on a lock before BEGIN IMMEDIATE, held until their
+connection goes back to the pool: SQLite's busy handler sleeps in growing steps (up to
+100 ms) however soon the lock frees, so 32 job slots contending for it spent most of their
+time asleep. The lock hands the turn over at once; only processes contend inside SQLite.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 
 from flask import Flask
@@ -29,6 +35,9 @@ log = logging.getLogger(__name__)
 _PENDING = "proxyapp_begin_pending"  # a transaction began; its BEGIN is sent with its first statement
 _WRITE = "proxyapp_write"  # the transaction will write: begin it IMMEDIATE
 _MODE = "proxyapp_mode"  # how the open transaction began
+_HOLDS_GATE = "proxyapp_holds_write_gate"  # this connection holds its process's write gate
+WRITE_GATE_TIMEOUT_SECONDS = 10.0  # as PRAGMA busy_timeout: then go ahead and let SQLite decide
+_gates: dict[int, threading.Lock] = {}  # one per engine (id) in this process
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _WRITE_VERBS = (*_DML, "CREATE", "DROP", "ALTER")  # schema changes (migrations, create_all) run alone
 
@@ -54,6 +63,7 @@ def begin_write(session: Session | None = None) -> None:
     elif info.get(_MODE) == "DEFERRED":
         dbapi_connection = connection.connection.dbapi_connection
         dbapi_connection.execute("COMMIT")  # nothing was written: this only ends the read snapshot
+        _enter_gate(connection.engine, info)
         dbapi_connection.execute("BEGIN IMMEDIATE")
         info[_MODE] = "IMMEDIATE"
 
@@ -74,6 +84,23 @@ def end_reads() -> None:
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("end_reads() with unsaved changes; commit them instead")
     session.commit()
+
+
+def _enter_gate(engine: Engine, info: dict) -> None:
+    """Take this process's turn to write (once per connection until it is checked in)."""
+    if info.get(_HOLDS_GATE):
+        return
+    gate = _gates.setdefault(id(engine), threading.Lock())
+    if gate.acquire(timeout=WRITE_GATE_TIMEOUT_SECONDS):
+        info[_HOLDS_GATE] = gate
+    else:
+        log.warning("waited %.0f s for this process's SQLite write turn; going ahead", WRITE_GATE_TIMEOUT_SECONDS)
+
+
+def _leave_gate(info: dict) -> None:
+    gate = info.pop(_HOLDS_GATE, None)
+    if gate is not None:
+        gate.release()
 
 
 def init_sqlite(app: Flask) -> None:
@@ -108,12 +135,23 @@ def init_sqlite(app: Flask) -> None:
         verb = statement.lstrip()[:7].upper()
         if info.pop(_PENDING, False):
             mode = "IMMEDIATE" if verb.startswith(_WRITE_VERBS) or info.pop(_WRITE, False) else "DEFERRED"
+            if mode == "IMMEDIATE":
+                _enter_gate(engine, info)
             cursor.execute(f"BEGIN {mode}")
             info[_MODE] = mode
         elif verb.startswith(_DML) and info.get(_MODE) == "DEFERRED":
             info[_MODE] = "UPGRADED"  # warn once per transaction
             warnings.warn("a SQLite transaction wrote after reading; call begin_write() first",
                           ReadThenWriteWarning, stacklevel=2)
+
+    # After commit or rollback the session returns its connection: only then may another write begin.
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001 - a DBAPI connection, a pool record
+        _leave_gate(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_invalidate(_dbapi_connection, record, _error) -> None:  # noqa: ANN001
+        _leave_gate(record.info)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
