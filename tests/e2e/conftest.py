@@ -19,6 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from proxyapp.embedded_redis import EmbeddedRedis
 from tests.conftest import CHROMIUM, PASSWORD
 from tests.stack import ROOT, Stack
 
@@ -30,15 +31,20 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
-    """One running stack for the browser suite; its logs are printed if it fails to start."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One running stack for the browser suite; its logs are printed if it fails to start.
+
+    It has a Redis of its own: rq-dashboard lists every queue and worker of its Redis, and a
+    shared one holds whatever other runs left there (hundreds of queues slow its pages down).
+    """
     env = {
         "KEY_ROTATION_GRACE_SECONDS": str(ROTATION_GRACE_SECONDS),
         # Every browser signs in from 127.0.0.1; the limits themselves are unit-tested.
         "LOGIN_RATE_LIMIT": "1000/minute",
         "REGISTER_RATE_LIMIT": "1000/hour",
     }
-    with Stack(Path(tmp_path_factory.mktemp("e2e")), redis_url, workers=1, env=env) as running:
+    with EmbeddedRedis() as redis_url, \
+            Stack(Path(tmp_path_factory.mktemp("e2e")), redis_url, workers=1, env=env) as running:
         yield running
 
 

@@ -27,7 +27,7 @@ def test_docs_render_offline_and_try_it_uses_the_visitors_key(page, stack):
     bearer.locator("input").fill(key)
     bearer.locator("button.authorize").click()
     page.locator(".dialog-ux button.btn-done").first.click()
-    operation = page.locator("#operations-default-getMe")
+    operation = page.locator("#operations-account-getMe")
     operation.locator(".opblock-summary").click()
     operation.get_by_role("button", name="Execute").click()
     status = operation.locator(".live-responses-table tbody .response-col_status").first

@@ -47,16 +47,19 @@ def app_env(app_env: dict[str, str]) -> dict[str, str]:
     return app_env
 
 
-@pytest.fixture
-def submit(client, accounts) -> Callable[[], str]:
-    _, key = accounts.create()
-
+def submitter(client, key: str) -> Callable[[], str]:
+    """Submits the canonical request with the key; returns the new prediction's id."""
     def _submit() -> str:
         response = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key))
         assert response.status_code == 202, response.get_json()
         return response.get_json()["id"]
 
     return _submit
+
+
+@pytest.fixture
+def submit(client, accounts) -> Callable[[], str]:
+    return submitter(client, accounts.create()[1])
 
 
 def stored(app: Flask, prediction_id: str) -> Prediction:
@@ -124,15 +127,7 @@ def test_an_invalid_upstream_body_is_not_stored(app, submit):
 @pytest.fixture
 def submit_as(client, accounts) -> Callable[[], Callable[[], str]]:
     """A submitter per new account."""
-    def for_new_account() -> Callable[[], str]:
-        _, key = accounts.create()
-
-        def _submit() -> str:
-            response = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key))
-            assert response.status_code == 202, response.get_json()
-            return response.get_json()["id"]
-        return _submit
-    return for_new_account
+    return lambda: submitter(client, accounts.create()[1])
 
 
 def open_the_circuit(app: Flask, submit_as) -> None:
