@@ -48,11 +48,11 @@ def start_stack(workdir: Path, redis_url: str, database_url: str | None, *, work
 
 @contextmanager
 def recovering_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str, database_kind: str,
-                     name: str) -> Iterator[Stack]:
-    """A running FAST_RECOVERY_ENV stack on a throwaway database of the given kind."""
+                     name: str, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A running FAST_RECOVERY_ENV stack (plus `env`) on a throwaway database of the given kind."""
     workdir = Path(tmp_path_factory.mktemp(name))
     with temporary_database(database_kind, workdir) as database_url, \
-            Stack(workdir, redis_url, database_url=database_url, env=FAST_RECOVERY_ENV) as running:
+            Stack(workdir, redis_url, database_url=database_url, env={**FAST_RECOVERY_ENV, **(env or {})}) as running:
         yield running
 
 

@@ -24,7 +24,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module", params=DATABASE_KINDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
     """A stack tuned to retry and recover in seconds, on SQLite and on PostgreSQL."""
-    with recovering_stack(tmp_path_factory, redis_url, request.param, "lifecycle") as running:
+    # One account's failures may open the circuit here, and an open circuit fails at once rather
+    # than holding jobs back: the fail-fast and probe path (fair failure: test_fair_failure.py).
+    with recovering_stack(tmp_path_factory, redis_url, request.param, "lifecycle",
+                          env={"CIRCUIT_MIN_ACCOUNTS": "1", "CIRCUIT_HOLD_SECONDS": "1"}) as running:
         yield running
 
 
