@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,17 +57,24 @@ def app_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     return testing_env(tmp_path, redis_url)
 
 
-@pytest.fixture
-def app(app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """An app on a fresh SQLite database with all tables."""
+@contextmanager
+def built_app(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app built from `env` on a fresh SQLite database with all tables; disposed of afterwards."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
-    application = create_app(TestingConfig(app_env))
+    application = create_app(TestingConfig(env))
     with application.app_context():
         db.create_all()
     yield application
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app on a fresh SQLite database with all tables."""
+    with built_app(app_env, tmp_path, monkeypatch) as application:
+        yield application
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import pytest
 import config as settings
 from config import ConfigError
 from proxyapp import create_app
-from proxyapp.extensions import db
-from tests.conftest import CANONICAL_BODY, Accounts, bearer
+from tests.conftest import CANONICAL_BODY, Accounts, bearer, built_app
 from tests.unit.test_config import PRODUCTION
 
 EVIL = {"Host": "evil.example"}
@@ -16,14 +15,8 @@ EVIL = {"Host": "evil.example"}
 
 @pytest.fixture
 def public_app(app_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
-    application = create_app(settings.TestingConfig({**app_env, "PUBLIC_URL": "https://proxy.example.org"}))
-    with application.app_context():
-        db.create_all()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with built_app({**app_env, "PUBLIC_URL": "https://proxy.example.org"}, tmp_path, monkeypatch) as application:
+        yield application
 
 
 def test_location_and_urls_use_public_url_not_host_header(public_app):

@@ -30,7 +30,6 @@ def test_defaults_derive_from_the_thread_count():
 
 def test_a_refused_wait_is_answered_at_once_without_preference_applied(app, client, accounts):
     _, key = accounts.create()
-    app.config["MAX_WAITING"] = 0
     app.extensions["proxyapp.wait_slots"] = WaitSlots(0, 0)
     response = client.post("/v1/predictions", json={"history": [{"code": "64", "system": "age", "display": "64"}]},
                            headers={"Authorization": f"Bearer {key}", "Prefer": "wait=30"})
