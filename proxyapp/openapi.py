@@ -29,6 +29,11 @@ CANONICAL_EXAMPLE = {
     "inference_threshold": 0.95,
     "inference_temperature": 0.95,
 }
+EVENTS_EXAMPLE = (
+    'id: queued\nevent: status\ndata: {"id":"01M8D6SVCC7F5QJK3907250KVY","status":"queued",…}\n\n'
+    'id: succeeded\nevent: status\ndata: {"id":"01M8D6SVCC7F5QJK3907250KVY","status":"succeeded",…}\n\n'
+    'event: done\ndata: {}\n\n'
+)
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": "Requests allowed in the tightest window that applied.",
     "X-RateLimit-Remaining": "Requests left in that window.",
@@ -110,6 +115,24 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "operationId": "cancelPrediction", "tags": ["predictions"], "summary": "Cancel a queued or running prediction",
                 "parameters": [prediction_id],
                 "responses": {**_ok(200, "Prediction", "Canceled"), **_errors(401, 403, 404, 409)},
+            },
+        },
+        "/v1/predictions/{prediction_id}/events": {
+            "get": {
+                "operationId": "streamPredictionEvents", "tags": ["predictions"],
+                "summary": "Follow a prediction's status as Server-Sent Events",
+                "description": "A `text/event-stream`: one `status` event (id: the status; data: the prediction "
+                               "as JSON, without `input`) now and on every change, then `done` once it is "
+                               "terminal. A stream lives at most 60 s and takes a wait slot like `Prefer: wait`; "
+                               "when none is free, or the time is up, it sends the current status and ends with "
+                               "`retry: 2000`, and the client reconnects (EventSource does so on its own). "
+                               "Comments (`: keep-alive`) are sent every 15 s while nothing changes.",
+                "parameters": [prediction_id],
+                "responses": {"200": {"description": "The event stream",
+                                      "content": {"text/event-stream": {"schema": {"type": "string"},
+                                                                        "example": EVENTS_EXAMPLE}},
+                                      "headers": _headers(*RATE_LIMIT_HEADERS, "X-Request-ID")},
+                              **_errors(401, 403, 404)},
             },
         },
         "/v1/embeddings": {

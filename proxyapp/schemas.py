@@ -244,10 +244,11 @@ class PredictionMetricsSchema(Schema):
 
 
 class PredictionUrlsSchema(Schema):
-    """Where to fetch and cancel the prediction."""
+    """Where to fetch, cancel and follow the prediction."""
 
     get = fields.Url()
     cancel = fields.Url()
+    stream = fields.Url(metadata={"description": "its status changes as Server-Sent Events"})
 
 
 class PredictionSchema(Schema):
@@ -277,14 +278,17 @@ class PredictionSchema(Schema):
         return {
             "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
             "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
-            "input": prediction.input, "output": prediction.output,
+            # Excluded fields are not decrypted at all (event streams leave the input out).
+            "input": prediction.input if "input" in self.fields else None,
+            "output": prediction.output if "output" in self.fields else None,
             "error": ({"code": prediction.error_code, "message": prediction.error_message}
                       if prediction.error_code else None),
             "created_at": prediction.created_at, "started_at": prediction.started_at,
             "completed_at": prediction.completed_at,
             "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
                         "attempts": prediction.attempts},
-            "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction")},
+            "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction"),
+                     "stream": link("api.prediction_events")},
         }
 
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from proxyapp.api import account, batches, predictions
+from proxyapp.api import account, batches, events, predictions
 from proxyapp.api.auth import require_api_key
 from proxyapp.api.limits import count_request, limit_api
 from proxyapp.extensions import csrf
@@ -22,6 +22,7 @@ bp.add_url_rule("/predictions/<prediction_id>", view_func=predictions.get_predic
 bp.add_url_rule(
     "/predictions/<prediction_id>/cancel", view_func=predictions.cancel_prediction, methods=["POST"]
 )
+bp.add_url_rule("/predictions/<prediction_id>/events", view_func=events.prediction_events, methods=["GET"])
 bp.add_url_rule("/embeddings", view_func=predictions.create_embedding, methods=["POST"])
 bp.add_url_rule("/batches", view_func=batches.create_batch, methods=["POST"])
 bp.add_url_rule("/batches/<batch_id>", view_func=batches.get_batch, methods=["GET"])

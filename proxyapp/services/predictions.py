@@ -7,6 +7,8 @@ runs of the same job (RQ delivers at least once) can never overwrite a terminal 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +129,25 @@ def wait_for_finish(prediction: Prediction, seconds: float) -> Prediction:
         notify.wait_until_announced(prediction_id, seconds)
         db.session.refresh(prediction)
     return prediction
+
+
+def watch(prediction_id: str, seconds: float, poll_seconds: float = 1.0) -> Iterator[Prediction]:
+    """Yield the prediction as stored now and after each look, until terminal, gone or `seconds` pass.
+
+    A finish announcement wakes the watcher at once; other changes (queued → running) are
+    seen by reading the row again every `poll_seconds`. No connection is held in between.
+    """
+    deadline = time.monotonic() + seconds
+    while (prediction := db.session.get(Prediction, prediction_id, populate_existing=True)) is not None:
+        yield prediction
+        remaining = deadline - time.monotonic()
+        if prediction.state.is_terminal or remaining <= 0:
+            return
+        pause = min(poll_seconds, remaining)
+        end_reads()
+        started = time.monotonic()
+        if not notify.wait_until_announced(prediction_id, pause):
+            time.sleep(max(0.0, pause - (time.monotonic() - started)))  # Redis down answers at once
 
 
 def enqueue_prediction(prediction_id: str) -> None:

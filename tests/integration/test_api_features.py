@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -66,3 +69,32 @@ def test_a_batch_of_three_finishes(stack, api):
         batch = api.get(url, timeout=10).json()
     assert batch["counts"]["succeeded"] == 3, batch
     assert [item["status"] for item in batch["items"]] == ["succeeded"] * 3
+
+
+def test_curl_follows_a_prediction_as_server_sent_events(stack, api):
+    """`curl -N` against the real waitress: events arrive as they happen, not when the stream ends."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    simulator(stack, "PUT", "/_control", json={"latency_ms": 1500})
+    try:
+        created = api.post(f"{stack.base_url}/v1/predictions", json=unique_body(), timeout=10).json()
+        started = time.monotonic()
+        process = subprocess.Popen([curl, "-sN", "-H", f"Authorization: {api.headers['Authorization']}",
+                                    created["urls"]["stream"]], stdout=subprocess.PIPE, text=True)
+        try:
+            first = process.stdout.readline()
+            first_at = time.monotonic() - started
+            rest, _ = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    finally:
+        simulator(stack, "PUT", "/_control", json={"latency_ms": 0})
+    stream = first + rest
+    statuses = re.findall(r'^data: \{"id":"[^"]+","kind":"prediction","status":"(\w+)"', stream, re.MULTILINE)
+    assert statuses[0] in ("queued", "running") and statuses[-1] == "succeeded", stream
+    assert stream.rstrip().endswith("event: done\ndata: {}"), stream
+    assert first_at < 1.5, "the first event waited for the upstream: the stream is buffered"
+    assert '"input"' not in stream

@@ -16,6 +16,7 @@ OPERATIONS = [
     ("GET", "/v1/predictions"),
     ("GET", "/v1/predictions/{prediction_id}"),
     ("POST", "/v1/predictions/{prediction_id}/cancel"),
+    ("GET", "/v1/predictions/{prediction_id}/events"),
     ("GET", "/v1/me"),
     ("POST", "/v1/embeddings"),
     ("POST", "/v1/batches"),
