@@ -263,6 +263,7 @@ class WebhookDelivery(db.Model):
     __table_args__ = (
         Index("ix_webhook_deliveries_user_id_created_at", "user_id", "created_at"),
         Index("ix_webhook_deliveries_created_at", "created_at"),
+        Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),  # the reconciler's sweep
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)

@@ -41,6 +41,7 @@ def upgrade():
     )
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_deliveries_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_webhook_deliveries_state_next_attempt_at', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_prediction_id'), ['prediction_id'], unique=False)
         batch_op.create_index('ix_webhook_deliveries_user_id_created_at', ['user_id', 'created_at'], unique=False)
 
@@ -83,6 +84,7 @@ def downgrade():
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_deliveries_user_id_created_at')
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_prediction_id'))
+        batch_op.drop_index('ix_webhook_deliveries_state_next_attempt_at')
         batch_op.drop_index('ix_webhook_deliveries_created_at')
 
     op.drop_table('webhook_deliveries')

@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Row
 
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
-from proxyapp.models import DeliveryState, WebhookDelivery, new_prediction_id, utcnow
+from proxyapp.models import DeliveryState, WebhookDelivery, WebhookSigningKey, new_prediction_id, utcnow
 from proxyapp.queue import get_queue, write_later
 from proxyapp.services.webhooks.outbound import DeliveryRefused, policy_from_config, post_webhook
 from proxyapp.services.webhooks.signing import signature_headers
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 DELIVERY_JOB = "workers.webhooks.deliver"
 DELIVERY_JOB_TIMEOUT = 60
 RECENT_DELIVERIES = 20
+# A pending delivery whose attempt is this overdue lost its job (Redis restart, enqueue failure): queue it again.
+STALE_AFTER_SECONDS = 300
+SWEEP_BATCH = 100
 
 
 def retry_delay(attempts_made: int, base: float, cap: float) -> float:
@@ -149,3 +152,33 @@ def recent_deliveries(user_id: int, limit: int = RECENT_DELIVERIES) -> list[Webh
     return list(db.session.scalars(
         select(WebhookDelivery).where(WebhookDelivery.user_id == user_id)
         .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(limit)))
+
+
+def requeue_stale_deliveries(now: datetime | None = None) -> int:
+    """Queue again the pending deliveries whose attempt is long overdue; how many (the reconciler's pass)."""
+    now = now or utcnow()
+    stale = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.attempts)
+        .where(WebhookDelivery.state == DeliveryState.PENDING.value,
+               WebhookDelivery.next_attempt_at < now - timedelta(seconds=STALE_AFTER_SECONDS))
+        .limit(SWEEP_BATCH)).all()
+    db.session.commit()
+    for row in stale:
+        _record(row.id, next_attempt_at=now)  # not swept again before the new attempt is overdue too
+        queue_attempt(row.id, row.attempts + 1)
+    return len(stale)
+
+
+def purge_old_deliveries(now: datetime | None = None) -> int:
+    """Delete deliveries made more than RESULT_RETENTION_DAYS ago; how many went."""
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["RESULT_RETENTION_DAYS"])
+    begin_write()
+    result = db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.created_at < cutoff))
+    db.session.commit()
+    return result.rowcount
+
+
+def forget_account_deliveries(user_id: int) -> None:
+    """Delete the account's deliveries and signing key, in the caller's write transaction (account deletion)."""
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.user_id == user_id))
+    db.session.execute(delete(WebhookSigningKey).where(WebhookSigningKey.user_id == user_id))
