@@ -1,7 +1,7 @@
 """Webhook deliveries: recorded in SQL, attempted by RQ jobs on the workers, retried with backoff.
 
 A delivery row is written (after the transition that caused it committed) and its first
-attempt is queued; each attempt is one job, `workers.webhooks.deliver(id, attempt)`. A
+attempt is queued at once; each attempt is one job, `workers.webhooks.deliver(id, attempt)`. A
 failed attempt (timeout, connection error, non-2xx) schedules the next with RQ's
 `enqueue_in`, WEBHOOK_BACKOFF_BASE × 2ⁿ seconds later capped at WEBHOOK_BACKOFF_MAX, until
 WEBHOOK_RETRY_SECONDS after the event; then the delivery is given up. A refused URL or
@@ -27,7 +27,7 @@ from sqlalchemy.engine import Row
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import DeliveryState, WebhookDelivery, WebhookSigningKey, new_prediction_id, utcnow
-from proxyapp.queue import get_queue, write_later
+from proxyapp.queue import get_queue
 from proxyapp.services.webhooks.outbound import DeliveryRefused, policy_from_config, post_webhook
 from proxyapp.services.webhooks.signing import signature_headers
 from proxyapp.services.webhooks.signing_keys import signing_secrets
@@ -70,21 +70,24 @@ def record_delivery(user_id: int, url: str, event_type: str, payload: dict[str, 
         queue_attempt(delivery_id, 1)
     except RedisError:
         # The row stays pending: the reconciler queues it again (at least once).
-        log.warning("could not queue a webhook delivery; the reconciler retries it", extra={"delivery_id": delivery_id})
+        log.warning("could not queue a webhook delivery; the reconciler retries it", extra={"delivery_id": delivery_id},
+                    exc_info=True)
     return delivery_id
 
 
 def queue_attempt(delivery_id: str, attempt: int, delay: float = 0.0) -> None:
-    """Queue attempt number `attempt`: now (with the job's other Redis writes, if batched) or after `delay`."""
+    """Queue attempt number `attempt`, now or (RQ's scheduled-job registry) after `delay` seconds.
+
+    Not through `write_later`'s batch: RQ's enqueue opens a MULTI, which a batch that already
+    holds commands cannot. Only rows with a webhook pay these round trips.
+    """
     queue = get_queue()
-    options = {"job_id": f"webhook-{delivery_id}-{attempt}", "result_ttl": 0, "failure_ttl": 7 * 24 * 3600,
-               "description": f"webhook delivery {delivery_id} attempt {attempt}"}
+    options = {"job_id": f"webhook-{delivery_id}-{attempt}", "job_timeout": DELIVERY_JOB_TIMEOUT, "result_ttl": 0,
+               "failure_ttl": 7 * 24 * 3600, "description": f"webhook delivery {delivery_id} attempt {attempt}"}
     if delay > 0:
-        queue.enqueue_in(timedelta(seconds=delay), DELIVERY_JOB, delivery_id, attempt,
-                         job_timeout=DELIVERY_JOB_TIMEOUT, **options)
-        return
-    write_later(lambda pipe: queue.enqueue_call(DELIVERY_JOB, args=(delivery_id, attempt), timeout=DELIVERY_JOB_TIMEOUT,
-                                                pipeline=pipe, **options))
+        queue.enqueue_in(timedelta(seconds=delay), DELIVERY_JOB, delivery_id, attempt, **options)
+    else:
+        queue.enqueue(DELIVERY_JOB, delivery_id, attempt, **options)
 
 
 def _claim(delivery_id: str, attempt: int) -> Row | None:
