@@ -396,3 +396,21 @@ def test_the_retention_purge_deletes_old_deliveries(app, client, key, receiver):
         assert purge_old_deliveries() == 0
         assert purge_old_deliveries(utcnow() + timedelta(days=31)) == 1
     assert deliveries(app) == [] and DeliveryState.PENDING.value == "pending"
+
+
+def test_reencrypt_moves_signing_secrets_to_the_new_data_key(app, accounts):
+    from pathlib import Path
+
+    from cryptography.fernet import Fernet
+
+    from proxyapp.crypto import DATA_KEY_FILE, parse_keys
+
+    user_id, _ = accounts.create()
+    secret = secret_of(app, user_id)
+    old_key = (Path(app.instance_path) / DATA_KEY_FILE).read_text().strip()
+    new_key = Fernet.generate_key().decode()
+    app.extensions["fernet"] = parse_keys(f"{new_key},{old_key}")
+    result = app.test_cli_runner().invoke(args=["data", "reencrypt"])
+    assert "Re-encrypted 1 webhook signing secrets" in result.output
+    app.extensions["fernet"] = parse_keys(new_key)  # the old key is retired
+    assert secret_of(app, user_id) == secret
