@@ -83,6 +83,7 @@ class Config:
     DEFAULT_REDIS_URL: str | None = DEV_REDIS_URL
     DEFAULT_UPSTREAM_URL: str | None = DEV_UPSTREAM_URL
     DEFAULT_FORCE_HTTPS = False
+    DEFAULT_WEBHOOK_ALLOW_PRIVATE = True
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -141,6 +142,16 @@ class Config:
         self.CIRCUIT_MIN_ACCOUNTS = _int(env, "CIRCUIT_MIN_ACCOUNTS", 2)
         # How long after submission a prediction may be held back (re-queued later) by an open circuit.
         self.CIRCUIT_HOLD_SECONDS = _float(env, "CIRCUIT_HOLD_SECONDS", 300.0)
+        # webhooks: private/loopback receivers (and plain http) only outside production by default
+        self.WEBHOOK_ALLOW_PRIVATE = _bool(env, "WEBHOOK_ALLOW_PRIVATE", self.DEFAULT_WEBHOOK_ALLOW_PRIVATE)
+        self.WEBHOOK_ALLOW_HTTP = self.ENV_NAME != "production"
+        # A rotated signing secret keeps signing alongside the new one for this long.
+        self.WEBHOOK_SECRET_GRACE_SECONDS = _int(env, "WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600)
+        # Retries: BASE, 2×BASE, 4×BASE … capped at MAX, until RETRY_SECONDS after the event.
+        self.WEBHOOK_BACKOFF_BASE = _float(env, "WEBHOOK_BACKOFF_BASE", 10.0)
+        self.WEBHOOK_BACKOFF_MAX = _float(env, "WEBHOOK_BACKOFF_MAX", 3600.0)
+        self.WEBHOOK_RETRY_SECONDS = _float(env, "WEBHOOK_RETRY_SECONDS", 24 * 3600.0)
+        self.WEBHOOK_TIMEOUT = _float(env, "WEBHOOK_TIMEOUT", 5.0)
         self.IDEMPOTENCY_TTL_SECONDS = _int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
         self.CACHE_TTL = _int(env, "CACHE_TTL", 3600)  # seconds; 0 turns the result cache off
         self.RECONCILE_INTERVAL_SECONDS = _float(env, "RECONCILE_INTERVAL_SECONDS", 10.0)
@@ -202,7 +213,8 @@ class Config:
                 raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
                                   f"got {self.PUBLIC_URL!r}")
         minimums = {"SESSION_IDLE_MINUTES": 1, "MAX_KEYS_PER_ACCOUNT": 1, "KEY_ROTATION_GRACE_SECONDS": 0,
-                    "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0}
+                    "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0,
+                    "WEBHOOK_SECRET_GRACE_SECONDS": 0}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
@@ -231,6 +243,7 @@ class ProductionConfig(Config):
     DEFAULT_REDIS_URL = None
     DEFAULT_UPSTREAM_URL = None
     DEFAULT_FORCE_HTTPS = True
+    DEFAULT_WEBHOOK_ALLOW_PRIVATE = False
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
@@ -276,7 +289,8 @@ def _validate_job_settings(config: Config) -> None:
     for name in ("UPSTREAM_MAX_ATTEMPTS", "CIRCUIT_FAILURE_THRESHOLD", "CIRCUIT_MIN_ACCOUNTS", "CIRCUIT_HOLD_SECONDS",
                  "IDEMPOTENCY_TTL_SECONDS", "MAX_RUNS", "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL",
                  "CIRCUIT_OPEN_SECONDS", "WORKER_CONCURRENCY", "WORKER_POLL_SECONDS",
-                 "RECONCILE_INTERVAL_SECONDS", "JOB_LEASE_SECONDS", "UPSTREAM_BACKOFF_MAX"):
+                 "RECONCILE_INTERVAL_SECONDS", "JOB_LEASE_SECONDS", "UPSTREAM_BACKOFF_MAX",
+                 "WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_RETRY_SECONDS", "WEBHOOK_TIMEOUT"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")
     if config.UPSTREAM_BACKOFF_BASE < 0:

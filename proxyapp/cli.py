@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from limits import parse_many
 
 from proxyapp.admin.forms import MAX_PENDING_CAP
-from proxyapp.crypto import reencrypt_all
+from proxyapp.crypto import reencrypt_all, reencrypt_signing_keys
 from proxyapp.models import User
 from proxyapp.ops.commands import predictions, purge_command
 from proxyapp.services import admin
@@ -128,6 +128,9 @@ data = AppGroup("data", help="Manage stored patient data.")
 def reencrypt_command() -> None:
     """Rewrite all stored inputs and outputs under the first DATA_ENCRYPTION_KEY (after a rotation)."""
     click.echo(f"Re-encrypted {reencrypt_all()} predictions under the newest key.")
+    keys = reencrypt_signing_keys()
+    if keys:
+        click.echo(f"Re-encrypted {keys} webhook signing secrets under the newest key.")
 
 
 def register_commands(app: Flask) -> None:

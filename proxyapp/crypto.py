@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
-from sqlalchemy import String, Text, column, select, table, update
+from sqlalchemy import Integer, String, Text, column, select, table, update
 
 from config import ConfigError
 from proxyapp.database import begin_write
@@ -70,6 +70,21 @@ def reencrypt(stored: str) -> str:
 
 
 _RAW_PREDICTIONS = table("predictions", column("id", String), column("input", Text), column("output", Text))
+_RAW_SIGNING_KEYS = table("webhook_signing_keys", column("user_id", Integer), column("secret", Text),
+                          column("previous_secret", Text))
+
+
+def reencrypt_signing_keys() -> int:
+    """Rewrite every account's webhook signing secrets under the newest key; returns rows rewritten."""
+    begin_write()
+    rows = db.session.execute(select(_RAW_SIGNING_KEYS)).all()
+    for row in rows:
+        values = {"secret": reencrypt(row.secret)}
+        if row.previous_secret is not None:
+            values["previous_secret"] = reencrypt(row.previous_secret)
+        db.session.execute(update(_RAW_SIGNING_KEYS).where(_RAW_SIGNING_KEYS.c.user_id == row.user_id).values(**values))
+    db.session.commit()
+    return len(rows)
 
 
 def reencrypt_all(batch_size: int = 500) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import current_app, has_request_context, request, url_for
 
 
 def public_url_for(endpoint: str, **values: Any) -> str:
@@ -26,3 +28,18 @@ def public_request_url(scheme: str | None = None) -> str:
         return origin + request.script_root + path
     url = request.url
     return url.replace(f"{request.scheme}://", f"{scheme}://", 1) if scheme else url
+
+
+def public_origin() -> str:
+    """The origin clients use: PUBLIC_URL, or (development and tests) the current request's."""
+    return current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
+
+
+@contextmanager
+def links_from(origin: str | None) -> Iterator[None]:
+    """Build absolute links off-request (a worker) as under `origin`; PUBLIC_URL, when set, wins."""
+    if current_app.config.get("PUBLIC_URL") or has_request_context() or not origin:
+        yield
+        return
+    with current_app.test_request_context(base_url=origin):
+        yield

@@ -180,6 +180,11 @@ class Prediction(db.Model):
     runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     upstream_ms: Mapped[int | None] = mapped_column(Integer)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where to send events, and which (comma-separated WebhookEvent values); None: no webhook.
+    webhook: Mapped[str | None] = mapped_column(String(2048))
+    webhook_events: Mapped[str | None] = mapped_column(String(64))
+    # The origin the submission came in on: absolute links in payloads built by workers (no request there).
+    webhook_origin: Mapped[str | None] = mapped_column(String(255))
 
     @property
     def state(self) -> PredictionStatus:
@@ -202,6 +207,12 @@ class Batch(db.Model):
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    webhook: Mapped[str | None] = mapped_column(String(2048))
+    webhook_events: Mapped[str | None] = mapped_column(String(64))
+    # The origin the submission came in on: absolute links in payloads built by workers (no request there).
+    webhook_origin: Mapped[str | None] = mapped_column(String(255))
+    # Set once, when the last item turned terminal: the batch's `completed` event goes out once.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(db.Model):
@@ -218,3 +229,56 @@ class AuditEvent(db.Model):
     target_username: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[Any | None] = mapped_column(JSONText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookSigningKey(db.Model):
+    """An account's webhook signing secret (encrypted at rest), and the rotated one in its grace period."""
+
+    __tablename__ = "webhook_signing_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(EncryptedJSON)
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedJSON)
+    previous_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryState(str, Enum):
+    """Where a webhook delivery stands; all but `pending` are final."""
+
+    PENDING = "pending"  # an attempt is queued or scheduled
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    GIVEN_UP = "given_up"  # retried for WEBHOOK_RETRY_SECONDS without a 2xx
+    REFUSED = "refused"  # the URL or its address is not one we call: never retried
+
+
+class WebhookDelivery(db.Model):
+    """One event for one URL: its payload (never input or output) and how its attempts went.
+
+    Its id is the `webhook-id` of every attempt, so receivers can drop repeats.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_user_id_created_at", "user_id", "created_at"),
+        Index("ix_webhook_deliveries_created_at", "created_at"),
+        Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),  # the reconciler's sweep
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_prediction_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    prediction_id: Mapped[str | None] = mapped_column(String(26), index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(26))
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    host: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[Any] = mapped_column(JSONText)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(64))  # an error class or reason code, never a body
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -79,6 +79,29 @@ def _ok(status: int, schema: str, description: str, *extra_headers: str) -> dict
                           "headers": _headers(*RATE_LIMIT_HEADERS, "X-Request-ID", *extra_headers)}}
 
 
+def _webhook_callback(schema: str, events: str) -> dict[str, Any]:
+    """The `webhook` callback of a submission: what the workers POST to the `webhook` URL."""
+    signature_headers = [
+        {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "the delivery's id, the same on every retry: drop repeats"},
+        {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "Unix seconds of this attempt; refuse old ones"},
+        {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>` per signing secret, space-separated "
+                        "(two during a secret rotation's grace period)"},
+    ]
+    return {"webhook": {"{$request.body#/webhook}": {"post": {
+        "summary": "A signed event about your submission",
+        "description": f"Sent by the workers (Standard Webhooks signatures with your account's `whsec_` secret) "
+                     f"for {events}. The body never holds `input` or `output`: fetch the result with your key. "
+                     f"Delivered at least once; a timeout, connection error or non-2xx answer is retried with "
+                     f"exponential backoff (10 s doubling, capped at an hour) for about a day.",
+        "parameters": signature_headers,
+        "requestBody": {"required": True, "content": _json(schema)},
+        "responses": {"200": {"description": "Any 2xx ends the delivery; anything else is retried."}},
+    }}}}
+
+
 def _operations() -> dict[str, dict[str, Any]]:
     prediction_id = {"name": "prediction_id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
@@ -96,6 +119,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                               **_ok(200, "Prediction", "Finished within the `Prefer: wait` time",
                                     "Preference-Applied"),
                               **_errors(400, 401, 403, 413, 415, 422)},
+                "callbacks": _webhook_callback("WebhookEvent", "`prediction.start` and `prediction.completed`"),
             },
             "get": {
                 "operationId": "listPredictions", "tags": ["predictions"], "summary": "List your predictions, newest first",
@@ -148,6 +172,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                               **_ok(200, "Prediction", "Finished (within `Prefer: wait`, or from the cache)",
                                     "Preference-Applied"),
                               **_errors(400, 401, 403, 413, 415, 422)},
+                "callbacks": _webhook_callback("WebhookEvent", "`prediction.start` and `prediction.completed` "
+                                                               "(kind `embedding`)"),
             },
         },
         "/v1/batches": {
@@ -162,6 +188,9 @@ def _operations() -> dict[str, dict[str, Any]]:
                                 "content": _json("BatchRequest", {"predictions": [CANONICAL_EXAMPLE]})},
                 "responses": {**_ok(202, "Batch", "Accepted and queued", "Location", "Retry-After"),
                               **_errors(400, 401, 403, 413, 415, 422)},
+                "callbacks": _webhook_callback("BatchWebhookEvent", "`batch.completed`, once, when every item is "
+                                               "terminal; each item also sends its own `prediction.*` events "
+                                               "(a `WebhookEvent`) to the same URL"),
             },
         },
         "/v1/batches/{batch_id}": {
@@ -182,14 +211,17 @@ def _operations() -> dict[str, dict[str, Any]]:
 
 def _components(spec: APISpec) -> None:
     config = current_app.config
-    spec.components.schema("PredictionRequest", schema=schemas.PredictionRequestSchema(
-        max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"]))
-    spec.components.schema("EmbeddingRequest", schema=schemas.EmbeddingRequestSchema(
-        max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"]))
-    spec.components.schema("BatchRequest", schema=schemas.BatchRequestSchema(
-        max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"]))
+    limits = {"max_history": config["MAX_HISTORY"], "strict_codes": config["STRICT_CODES"]}
+    # PredictionInput: the upstream body alone, as echoed in `input` and sent per batch item.
+    spec.components.schema("PredictionInput", schema=schemas.PredictionRequestSchema(**limits))
+    spec.components.schema("PredictionRequest", schema=schemas.PredictionSubmissionSchema(**limits))
+    spec.components.schema("EmbeddingRequest", schema=schemas.EmbeddingSubmissionSchema(**limits))
+    spec.components.schema("BatchRequest", schema=schemas.BatchSubmissionSchema(**limits))
     for name, schema in (("Prediction", schemas.PredictionSchema), ("PredictionPage", schemas.PredictionPageSchema),
-                         ("Batch", schemas.BatchSchema), ("Me", schemas.MeSchema), ("Error", ErrorSchema)):
+                         ("Batch", schemas.BatchSchema), ("Me", schemas.MeSchema), ("Error", ErrorSchema),
+                         ("PredictionSummary", schemas.PredictionSummarySchema),
+                         ("WebhookEvent", schemas.WebhookEventSchema),
+                         ("BatchWebhookEvent", schemas.BatchWebhookEventSchema)):
         spec.components.schema(name, schema=schema)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "Your API key: `Authorization: Bearer pxk_…`"})

@@ -8,6 +8,7 @@ from functools import lru_cache, partial
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from marshmallow import (
     RAISE,
     Schema,
@@ -22,6 +23,7 @@ from marshmallow import (
 from proxyapp.codes import SYSTEM_VALUES, UNKNOWN_SYSTEM_MESSAGE, code_problems
 from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind, PredictionStatus
+from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config
 
 MAX_CODE_LENGTH = 64
 MAX_SYSTEM_LENGTH = 32
@@ -30,6 +32,9 @@ DEFAULT_MAX_HISTORY = 512
 MAX_PAGE_SIZE = 100
 MAX_BATCH_SIZE = 100
 MAX_EMBEDDING_DIMENSIONS = 16384
+MAX_WEBHOOK_URL_LENGTH = 2048
+WEBHOOK_EVENTS = ("start", "completed")
+DEFAULT_WEBHOOK_EVENTS = ("completed",)
 
 # A regex rather than a callable so the OpenAPI document can show it as a pattern.
 _NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
@@ -187,6 +192,48 @@ class BatchRequestSchema(Schema):
         return data
 
 
+def _check_webhook_url(url: str) -> None:
+    """Refuse what a delivery would refuse anyway: http in production, credentials, private literal addresses."""
+    try:
+        check_url(url, policy_from_config(current_app.config))
+    except DeliveryRefused as refusal:
+        raise ValidationError(f"{str(refusal).capitalize()}.") from None
+
+
+class WebhookFieldsSchema(Schema):
+    """`webhook` and `webhook_events_filter`: where to send signed events about the submission."""
+
+    webhook = fields.Url(schemes={"http", "https"}, require_tld=False, load_only=True,
+                         validate=[validate.Length(max=MAX_WEBHOOK_URL_LENGTH), _check_webhook_url],
+                         metadata={"description": "an https URL that receives signed events (Standard Webhooks); "
+                                                  "see the `webhook` callback and /docs/guide",
+                                   "example": "https://example.org/hooks/proxyapp"})
+    webhook_events_filter = fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), load_only=True,
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENTS)),
+        metadata={"description": "which events to send: `start` (a worker picked it up) and/or `completed` "
+                                 "(succeeded, failed or canceled); default `[\"completed\"]`",
+                  "example": list(DEFAULT_WEBHOOK_EVENTS)})
+
+    @validates_schema
+    def _filter_needs_webhook(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A filter without a webhook is a mistake worth telling."""
+        if "webhook_events_filter" in data and "webhook" not in data:
+            raise ValidationError("Only allowed together with `webhook`.", field_name="webhook_events_filter")
+
+
+class PredictionSubmissionSchema(PredictionRequestSchema, WebhookFieldsSchema):
+    """The body of POST /v1/predictions: the upstream body, plus an optional webhook."""
+
+
+class EmbeddingSubmissionSchema(EmbeddingRequestSchema, WebhookFieldsSchema):
+    """The body of POST /v1/embeddings: a patient history, plus an optional webhook."""
+
+
+class BatchSubmissionSchema(BatchRequestSchema, WebhookFieldsSchema):
+    """The body of POST /v1/batches: the items, plus an optional webhook for every item and the batch."""
+
+
 # --------------------------------------------------------------------------- responses
 
 
@@ -274,22 +321,55 @@ class PredictionSchema(Schema):
     @pre_dump
     def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
         """Turn the model into the documented shape (error, metrics and URLs are derived)."""
-        link = partial(public_url_for, prediction_id=prediction.id)
-        return {
-            "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
-            "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
-            # Excluded fields are not decrypted at all (event streams leave the input out).
-            "input": prediction.input if "input" in self.fields else None,
-            "output": prediction.output if "output" in self.fields else None,
-            "error": ({"code": prediction.error_code, "message": prediction.error_message}
-                      if prediction.error_code else None),
-            "created_at": prediction.created_at, "started_at": prediction.started_at,
-            "completed_at": prediction.completed_at,
-            "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
-                        "attempts": prediction.attempts},
-            "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction"),
-                     "stream": link("api.prediction_events")},
-        }
+        # Excluded fields are not decrypted at all (event streams leave the input out).
+        return {**_prediction_fields(prediction),
+                "input": prediction.input if "input" in self.fields else None,
+                "output": prediction.output if "output" in self.fields else None}
+
+
+def _prediction_fields(prediction: Any) -> dict[str, Any]:
+    """Every field of the prediction object except the patient data (input, output)."""
+    link = partial(public_url_for, prediction_id=prediction.id)
+    return {
+        "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
+        "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
+        "error": ({"code": prediction.error_code, "message": prediction.error_message}
+                  if prediction.error_code else None),
+        "created_at": prediction.created_at, "started_at": prediction.started_at,
+        "completed_at": prediction.completed_at,
+        "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
+                    "attempts": prediction.attempts},
+        "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction"),
+                 "stream": link("api.prediction_events")},
+    }
+
+
+class PredictionSummarySchema(PredictionSchema):
+    """The prediction object without `input` and `output`: what a webhook carries (no patient data)."""
+
+    class Meta:
+        exclude = ("input", "output")
+
+    @pre_dump
+    def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
+        """The documented shape, never touching the (encrypted, possibly unloaded) input and output."""
+        return _prediction_fields(prediction)
+
+
+class WebhookEventSchema(Schema):
+    """A webhook delivery's body (Standard Webhooks envelope) for a prediction or embedding."""
+
+    type = fields.String(dump_only=True, validate=validate.OneOf(["prediction.start", "prediction.completed"]))
+    timestamp = Timestamp(dump_only=True, metadata={"description": "when the event happened"})
+    data = fields.Nested(PredictionSummarySchema, dump_only=True)
+
+
+class BatchWebhookEventSchema(Schema):
+    """The body of a batch's `batch.completed` delivery (its items send prediction events of their own)."""
+
+    type = fields.String(dump_only=True, validate=validate.OneOf(["batch.completed"]))
+    timestamp = Timestamp(dump_only=True)
+    data = fields.Nested("BatchSchema", dump_only=True)
 
 
 class AccountSchema(Schema):

@@ -10,15 +10,17 @@ from proxyapp.api.parsing import load_json_body
 from proxyapp.api.predictions import POLL_AFTER_SECONDS
 from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind
-from proxyapp.schemas import BatchRequestSchema, BatchSchema, shared
+from proxyapp.schemas import BatchSchema, BatchSubmissionSchema, shared
 from proxyapp.services import batches
+from proxyapp.services.webhooks.events import take_target
 
 
 def create_batch() -> tuple[Response, int, dict[str, str]]:
     """Validate every item (any invalid one rejects the whole batch), store and queue them; 202."""
     config = current_app.config
-    schema = shared(BatchRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
-    summary = batches.create_batch(current_api_key(), load_json_body(schema)["predictions"],
+    schema = shared(BatchSubmissionSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    body = load_json_body(schema)
+    summary = batches.create_batch(current_api_key(), body["predictions"], webhook=take_target(body),
                                    cache_max_age=accepted_cache_age(PredictionKind.PREDICTION))
     headers = {"Location": public_url_for("api.get_batch", batch_id=summary.batch.id),
                "Retry-After": str(POLL_AFTER_SECONDS)}

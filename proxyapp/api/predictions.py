@@ -10,22 +10,23 @@ from proxyapp.api.parsing import load_json_body, load_query
 from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind
 from proxyapp.schemas import (
-    EmbeddingRequestSchema,
+    EmbeddingSubmissionSchema,
     PredictionListQuerySchema,
     PredictionPageSchema,
-    PredictionRequestSchema,
     PredictionSchema,
+    PredictionSubmissionSchema,
     shared,
 )
 from proxyapp.services import listing, predictions
+from proxyapp.services.webhooks.events import take_target
 from proxyapp.services.waiting import wait_slots
 
 POLL_AFTER_SECONDS = 1
 
 
-def _request_schema() -> PredictionRequestSchema:
+def _request_schema() -> PredictionSubmissionSchema:
     config = current_app.config
-    return shared(PredictionRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    return shared(PredictionSubmissionSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
 
 
 def create_prediction() -> tuple[Response, int, dict[str, str]]:
@@ -35,6 +36,7 @@ def create_prediction() -> tuple[Response, int, dict[str, str]]:
     or N seconds pass; a repeated `Idempotency-Key` answers with the original prediction;
     `Cache-Control: max-age=N` accepts the result of an identical request at most N seconds
     old from the result cache (200, `cached: true`); otherwise every prediction is a new sample.
+    `webhook` (with `webhook_events_filter`) asks for signed events, delivered by the workers.
     """
     return _submit(load_json_body(_request_schema()), PredictionKind.PREDICTION)
 
@@ -42,13 +44,15 @@ def create_prediction() -> tuple[Response, int, dict[str, str]]:
 def create_embedding() -> tuple[Response, int, dict[str, str]]:
     """Like create_prediction, for the upstream's /embeddings: the body is a history only."""
     config = current_app.config
-    schema = shared(EmbeddingRequestSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
+    schema = shared(EmbeddingSubmissionSchema, max_history=config["MAX_HISTORY"], strict_codes=config["STRICT_CODES"])
     return _submit(load_json_body(schema), PredictionKind.EMBEDDING)
 
 
 def _submit(payload: dict, kind: PredictionKind) -> tuple[Response, int, dict[str, str]]:
+    webhook = take_target(payload)
     prediction, created = predictions.create_prediction(
-        current_api_key(), payload, idempotency_key(), kind=kind.value, cache_max_age=accepted_cache_age(kind)
+        current_api_key(), payload, idempotency_key(), kind=kind.value, cache_max_age=accepted_cache_age(kind),
+        webhook=webhook,
     )
     headers = {"Location": public_url_for("api.get_prediction", prediction_id=prediction.id)}
     wait = requested_wait()

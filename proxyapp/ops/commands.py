@@ -19,6 +19,7 @@ from proxyapp.services.deployment import (
     queue_depth,
 )
 from proxyapp.services.reconcile import purge_expired_results, recover_lost_predictions
+from proxyapp.services.webhooks.deliveries import purge_old_deliveries
 
 predictions = AppGroup("predictions", help="Inspect and repair the prediction queue.")
 
@@ -85,8 +86,11 @@ def purge_command() -> None:
     """Drop old results (RESULT_RETENTION_DAYS).
 
     Inputs and outputs of predictions finished more than RESULT_RETENTION_DAYS ago are
-    deleted; the rows stay, so counts and audit history remain.
+    deleted; the rows stay, so counts and audit history remain. Webhook deliveries that old go.
     """
     purged = purge_expired_results()
+    deliveries = purge_old_deliveries()
     click.echo(f"Purged the data of {purged} predictions finished more than "
                f"{current_app.config['RESULT_RETENTION_DAYS']} days ago.")
+    if deliveries:
+        click.echo(f"Deleted {deliveries} webhook deliveries made as long ago.")

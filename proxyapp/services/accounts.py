@@ -16,6 +16,7 @@ from proxyapp.services.account_data import forget_account
 from proxyapp.services.audit import AuditAction, record_event
 from proxyapp.services.keys import IssuedKey, issue_key
 from proxyapp.services.passwords import hash_password, password_problem, verify_password
+from proxyapp.services.webhooks.deliveries import forget_account_deliveries
 
 FIRST_KEY_NAME = "default"
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -113,7 +114,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 
 def delete_account(user: User, password: str) -> None:
-    """Delete the account (password required) with its keys, predictions and data."""
+    """Delete the account (password required) with its keys, predictions, webhook deliveries and data."""
     _confirm_password(user, password)
     # Redis first: if it is down the deletion fails (503) and nothing of the account lingers there.
     forget_account(user.id)
@@ -121,6 +122,7 @@ def delete_account(user: User, password: str) -> None:
     # keys go with the user (relationship cascade), and audit rows keep only the name.
     begin_write()
     db.session.execute(delete(Prediction).where(Prediction.user_id == user.id))
+    forget_account_deliveries(user.id)
     db.session.delete(user)
     db.session.commit()
 

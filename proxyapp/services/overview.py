@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from proxyapp.extensions import db
-from proxyapp.models import ApiKey, Prediction, User
+from proxyapp.models import ApiKey, Prediction, User, WebhookDelivery, WebhookSigningKey
 from proxyapp.services.keyring import KeyStatus, count_usable_keys, list_keys
 from proxyapp.services.usage import account_summary
+from proxyapp.services.webhooks.deliveries import recent_deliveries
+from proxyapp.services.webhooks.signing_keys import is_in_grace, signing_key
 
 RECENT_PREDICTIONS = 20
 
@@ -24,6 +27,13 @@ class AccountOverview:
     keys: list[tuple[ApiKey, KeyStatus]]
     usable_keys: int
     predictions: list[Prediction]
+    webhook_key: WebhookSigningKey
+    deliveries: list[WebhookDelivery]
+
+    @property
+    def webhook_grace_until(self) -> datetime | None:
+        """Until when the rotated webhook secret still signs, if it does."""
+        return self.webhook_key.previous_expires_at if is_in_grace(self.webhook_key) else None
 
 
 def recent_predictions(user: User, limit: int = RECENT_PREDICTIONS) -> list[Prediction]:
@@ -46,4 +56,6 @@ def account_overview(user: User) -> AccountOverview:
         keys=list_keys(user),
         usable_keys=count_usable_keys(user),
         predictions=recent_predictions(user),
+        webhook_key=signing_key(user.id),
+        deliveries=recent_deliveries(user.id),
     )

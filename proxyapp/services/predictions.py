@@ -16,6 +16,7 @@ from flask import current_app
 from marshmallow import EXCLUDE, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import func, literal, select, update
+from sqlalchemy.engine import Row
 
 from proxyapp.database import begin_write, end_reads
 from proxyapp.errors import APIError
@@ -36,13 +37,16 @@ from proxyapp.schemas import UpstreamEmbeddingResponseSchema, UpstreamPredictRes
 from proxyapp.services import cache, idempotency, notify
 from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
 from proxyapp.services.usage import ensure_pending_capacity
+from proxyapp.services.webhooks.emit import after_transition, prediction_event
+from proxyapp.services.webhooks.events import WebhookEvent, WebhookTarget, wants
 
 log = logging.getLogger(__name__)
 QUEUE_DOWN_RETRY_AFTER = 5
 
 
 def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key: str | None = None, *,
-                      kind: str = PredictionKind.PREDICTION.value, cache_max_age: int | None = None) -> tuple[Prediction, bool]:
+                      kind: str = PredictionKind.PREDICTION.value, cache_max_age: int | None = None,
+                      webhook: WebhookTarget | None = None) -> tuple[Prediction, bool]:
     """Store a validated request and enqueue it; returns the prediction and whether it is new.
 
     A repeated idempotency key with the same body returns the original prediction instead
@@ -54,7 +58,7 @@ def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key:
         original = _original_prediction(api_key, idempotency_key, payload)
         if original is not None:
             return original, False
-    prediction = new_prediction(api_key, payload, kind=kind, cache_max_age=cache_max_age)
+    prediction = new_prediction(api_key, payload, kind=kind, cache_max_age=cache_max_age, webhook=webhook)
     # Ids are kept in locals: reading an expired attribute would open a transaction (on
     # SQLite a write lock) for as long as the Redis calls below take.
     prediction_id, user_id, is_cached = prediction.id, api_key.user_id, bool(prediction.cached)
@@ -73,14 +77,17 @@ def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key:
         log.warning("queue unavailable; prediction not accepted", extra={"prediction_id": prediction_id})
         _discard(prediction)
         raise queue_unavailable() from None
+    if is_cached and webhook is not None and wants(webhook.events, WebhookEvent.COMPLETED):
+        prediction_event(prediction_id, WebhookEvent.COMPLETED)  # answered from the cache: completed already
     return prediction, True
 
 
 def new_prediction(api_key: ApiKey, payload: dict[str, Any], *, kind: str, cache_max_age: int | None,
-                   batch_id: str | None = None) -> Prediction:
+                   batch_id: str | None = None, webhook: WebhookTarget | None = None) -> Prediction:
     """An unsaved prediction of the key's account; already succeeded when the result cache answers it."""
     prediction = Prediction(id=new_prediction_id(), user_id=api_key.user_id, api_key_id=api_key.id,
-                            kind=kind, batch_id=batch_id, input=payload, cached=False)
+                            kind=kind, batch_id=batch_id, input=payload, cached=False,
+                            **(webhook.columns() if webhook else {}))
     output = cache.lookup(api_key.user_id, kind, payload, cache_max_age) if cache_max_age else None
     if output is not None:
         cache.mark_hit(prediction, output)
@@ -174,30 +181,37 @@ def get_owned_prediction(user: User, prediction_id: str) -> Prediction:
     return prediction
 
 
-def _transition(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -> bool:
-    """Apply values if the prediction is in an allowed state; True if it was."""
+# Returned by every transition: whether (and where) the change is to be delivered to a webhook.
+_TARGET_COLUMNS = (Prediction.webhook, Prediction.webhook_events, Prediction.batch_id, Prediction.runs)
+
+
+def _transition(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -> Row | None:
+    """Apply values if the prediction is in an allowed state; its webhook target columns if it was, else None."""
     begin_write()
-    result = db.session.execute(
+    target = db.session.execute(
         update(Prediction)
         .where(Prediction.id == prediction_id, Prediction.status.in_([s.value for s in allowed]))
         .values(**values)
-    )
+        .returning(*_TARGET_COLUMNS)
+    ).first()
     db.session.commit()
-    return result.rowcount == 1
+    return target
 
 
 def _finish(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -> bool:
-    """A transition into a terminal state; wakes the requests waiting for it."""
-    finished = _transition(prediction_id, allowed, **values)
-    if finished:
-        notify.announce_finished(prediction_id)
-        record_finished(values["status"], values.get("error_code"))
-    return finished
+    """A transition into a terminal state; wakes the requests waiting for it and tells its webhook."""
+    target = _transition(prediction_id, allowed, **values)
+    if target is None:
+        return False
+    notify.announce_finished(prediction_id)
+    record_finished(values["status"], values.get("error_code"))
+    after_transition(prediction_id, target, WebhookEvent.COMPLETED)
+    return True
 
 
 def mark_running(prediction_id: str) -> bool:
     """queued/running → running, counting the run; False if the prediction is terminal or gone."""
-    return _transition(
+    target = _transition(
         prediction_id,
         {PredictionStatus.QUEUED, PredictionStatus.RUNNING},
         status=PredictionStatus.RUNNING.value,
@@ -205,17 +219,20 @@ def mark_running(prediction_id: str) -> bool:
         # A re-run keeps the first start, so queue_ms measures the wait the client saw.
         started_at=func.coalesce(Prediction.started_at, literal(utcnow(), UTCDateTime())),
     )
+    if target is not None and target.runs == 1:  # re-runs do not start it again
+        after_transition(prediction_id, target, WebhookEvent.START)
+    return target is not None
 
 
 def requeue_running(prediction_id: str) -> bool:
     """running → queued, uncounting the run (it was held back before any upstream call); False if not running."""
     return _transition(prediction_id, {PredictionStatus.RUNNING}, status=PredictionStatus.QUEUED.value,
-                       runs=Prediction.runs - 1)
+                       runs=Prediction.runs - 1) is not None
 
 
 def record_attempt(prediction_id: str) -> bool:
     """Count one upstream call; False (nothing counted) if the prediction is no longer running."""
-    return _transition(prediction_id, {PredictionStatus.RUNNING}, attempts=Prediction.attempts + 1)
+    return _transition(prediction_id, {PredictionStatus.RUNNING}, attempts=Prediction.attempts + 1) is not None
 
 
 def mark_succeeded(prediction_id: str, output: dict[str, Any], upstream_ms: int) -> bool:

@@ -27,6 +27,7 @@ from proxyapp.models import PENDING_STATUSES, TERMINAL_STATUSES, Prediction, utc
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services import holding, leases, predictions
 from proxyapp.services.deployment import RECONCILER_LAST_PASS_KEY
+from proxyapp.services.webhooks.deliveries import purge_old_deliveries, requeue_stale_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,11 @@ def run_due_pass() -> bool:
     if not get_redis().set(redis_key("reconcile-lock"), uuid.uuid4().hex, nx=True, px=max(1, interval_ms * 9 // 10)):
         return False
     requeued, failed = recover_lost_predictions()
-    purged = purge_expired_results() if _purge_due() else 0
-    if requeued or failed or purged:
-        log.warning("reconciler: re-enqueued %d, failed %d as %s, purged %d", requeued, failed, WORKER_LOST, purged)
+    redelivered = requeue_stale_deliveries()
+    purged = purge_expired_results() + purge_old_deliveries() if _purge_due() else 0
+    if requeued or failed or purged or redelivered:
+        log.warning("reconciler: re-enqueued %d, failed %d as %s, purged %d, re-queued %d webhook deliveries",
+                    requeued, failed, WORKER_LOST, purged, redelivered)
     get_redis().set(redis_key(RECONCILER_LAST_PASS_KEY), str(time.time()))
     return True
 

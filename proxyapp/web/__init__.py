@@ -26,6 +26,8 @@ bp.add_url_rule("/account", view_func=account.account)
 bp.add_url_rule("/account/keys", view_func=account.create_key, methods=["POST"])
 bp.add_url_rule("/account/keys/<int:key_id>/revoke", view_func=account.revoke_key, methods=["POST"])
 bp.add_url_rule("/account/keys/<int:key_id>/rotate", view_func=account.rotate_key, methods=["POST"])
+bp.add_url_rule("/account/webhooks/secret/rotate", view_func=account.rotate_webhook_secret, methods=["POST"])
+bp.add_url_rule("/account/webhooks/test", view_func=account.send_webhook_test, methods=["POST"])
 bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
 bp.add_url_rule("/account/password", view_func=per_ip_and_username(login_limit, account.password),
                 methods=["GET", "POST"])

@@ -7,18 +7,22 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from proxyapp.services import keyring
+from proxyapp.services.webhooks.emit import send_test_event
+from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
 from proxyapp.services.accounts import WrongPassword, change_password, delete_account
 from proxyapp.services.overview import account_overview
 from proxyapp.services.predictions import get_owned_prediction
-from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm
+from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm
 from proxyapp.web.sessions import end_session, start_session
 from proxyapp.web.views import form_status, show_new_key
 
 WRONG_PASSWORD = "The password is wrong."
 
 
-def _account_page(key_form: KeyNameForm, status: int = 200) -> ResponseReturnValue:
-    return render_template("account.html", overview=account_overview(current_user), key_form=key_form), status
+def _account_page(key_form: KeyNameForm, status: int = 200, webhook_form: WebhookTestForm | None = None
+                  ) -> ResponseReturnValue:
+    return render_template("account.html", overview=account_overview(current_user), key_form=key_form,
+                           webhook_form=webhook_form or WebhookTestForm(formdata=None)), status
 
 
 def _back_to_account() -> Response:
@@ -60,6 +64,26 @@ def rotate_key(key_id: int) -> Response:
         flash(str(refusal), "error")
         return _back_to_account()
     return show_new_key(rotation.new, rotation=rotation)
+
+
+@login_required
+def rotate_webhook_secret() -> Response:
+    """Replace the webhook signing secret; the old one keeps signing for the grace period."""
+    rotated = rotate_signing_secret(current_user.id)
+    flash(f"A new signing secret is in use. The previous one also signs deliveries until "
+          f"{rotated.previous_expires_at:%Y-%m-%d %H:%M} UTC.", "info")
+    return _back_to_account()
+
+
+@login_required
+def send_webhook_test() -> ResponseReturnValue:
+    """Queue a signed `test` event to the URL entered (a worker delivers it)."""
+    form = WebhookTestForm()
+    if form.validate_on_submit():
+        send_test_event(current_user.id, form.url.data)
+        flash("A test event is queued; its delivery shows in the list below.", "info")
+        return _back_to_account()
+    return _account_page(KeyNameForm(formdata=None), 422, webhook_form=form)
 
 
 @login_required

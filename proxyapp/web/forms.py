@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, StringField, URLField
+from flask import current_app
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from proxyapp.services.accounts import (
@@ -15,6 +16,7 @@ from proxyapp.services.accounts import (
     username_exists,
 )
 from proxyapp.services.passwords import MAX_PASSWORD_LENGTH, password_problem
+from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config
 
 MAX_KEY_NAME_LENGTH = 64
 
@@ -110,3 +112,18 @@ class DeleteAccountForm(FlaskForm):
         """The typed username must be the signed-in one."""
         if normalize_username(field.data or "") != current_user.username:
             raise ValidationError("This is not your username.")
+
+
+class WebhookTestForm(FlaskForm):
+    """The URL that receives a `test` event."""
+
+    url = URLField("Receiver URL", validators=[DataRequired(), Length(max=2048)],
+                   render_kw={"autocomplete": "url", "placeholder": "https://example.org/hooks/proxyapp",
+                              "inputmode": "url", "spellcheck": "false"})
+
+    def validate_url(self, field: URLField) -> None:
+        """The rules a submission's `webhook` follows (https in production, no credentials)."""
+        try:
+            check_url(field.data or "", policy_from_config(current_app.config))
+        except DeliveryRefused as refusal:
+            raise ValidationError(f"{str(refusal).capitalize()}.") from None
