@@ -80,16 +80,15 @@ def test_curl_follows_a_prediction_as_server_sent_events(stack, api):
     try:
         created = api.post(f"{stack.base_url}/v1/predictions", json=unique_body(), timeout=10).json()
         started = time.monotonic()
-        process = subprocess.Popen([curl, "-sN", "-H", f"Authorization: {api.headers['Authorization']}",
-                                    created["urls"]["stream"]], stdout=subprocess.PIPE, text=True)
-        try:
-            first = process.stdout.readline()
-            first_at = time.monotonic() - started
-            rest, _ = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        with subprocess.Popen([curl, "-sN", "-H", f"Authorization: {api.headers['Authorization']}",
+                               created["urls"]["stream"]], stdout=subprocess.PIPE, text=True) as process:
+            try:
+                first = process.stdout.readline()
+                first_at = time.monotonic() - started
+                rest = process.stdout.read()  # to the end of the stream (curl exits when the server ends it)
+            finally:
+                if process.poll() is None:
+                    process.kill()
     finally:
         simulator(stack, "PUT", "/_control", json={"latency_ms": 0})
     stream = first + rest
