@@ -27,6 +27,7 @@ bp.add_url_rule("/account/keys", view_func=account.create_key, methods=["POST"])
 bp.add_url_rule("/account/keys/<int:key_id>/revoke", view_func=account.revoke_key, methods=["POST"])
 bp.add_url_rule("/account/keys/<int:key_id>/rotate", view_func=account.rotate_key, methods=["POST"])
 bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
+bp.add_url_rule("/account/sessions/end", view_func=account.sign_out_everywhere, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=per_ip_and_username(login_limit, account.password),
                 methods=["GET", "POST"])
 bp.add_url_rule("/account/delete", view_func=per_ip_and_username(login_limit, account.delete),

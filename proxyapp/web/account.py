@@ -1,4 +1,4 @@
-"""The signed-in person's pages: keys, usage, predictions, password, account deletion."""
+"""The signed-in person's pages: keys, usage, predictions, sessions, password, account deletion."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ from flask_login import current_user, login_required
 
 from proxyapp.services import keyring
 from proxyapp.services.accounts import WrongPassword, change_password, delete_account
+from proxyapp.services.login_sessions import end_all_sessions, live_sessions
 from proxyapp.services.overview import account_overview
 from proxyapp.services.predictions import get_owned_prediction
 from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm
-from proxyapp.web.sessions import end_session, start_session
+from proxyapp.web.sessions import end_session, is_current_session, start_session
 from proxyapp.web.views import form_status, show_new_key
 
 WRONG_PASSWORD = "The password is wrong."
 
 
 def _account_page(key_form: KeyNameForm, status: int = 200) -> ResponseReturnValue:
-    return render_template("account.html", overview=account_overview(current_user), key_form=key_form), status
+    page = render_template("account.html", overview=account_overview(current_user), key_form=key_form,
+                           sessions=live_sessions(current_user), is_current_session=is_current_session)
+    return page, status
 
 
 def _back_to_account() -> Response:
@@ -66,6 +69,15 @@ def rotate_key(key_id: int) -> Response:
 def prediction(prediction_id: str) -> str:
     """One prediction with its input and output (patient data: the owner only, 404 otherwise)."""
     return render_template("prediction.html", prediction=get_owned_prediction(current_user, prediction_id))
+
+
+@login_required
+def sign_out_everywhere() -> Response:
+    """End every session of the account, this browser's included, and show the sign-in page."""
+    end_all_sessions(current_user)
+    end_session()
+    flash("You are signed out everywhere, on this browser too. Sign in again to continue.", "info")
+    return redirect(url_for("web.login"))
 
 
 @login_required
