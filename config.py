@@ -105,7 +105,12 @@ class Config:
         self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
         self.ANONYMOUS_RATE_LIMIT = env.get("ANONYMOUS_RATE_LIMIT") or self.RATE_LIMIT
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10/hour")
+        # Failed sign-ins (and password confirmations) per client IP and username, per client IP
+        # whatever the username, and per username from anywhere: the last is looser, a backstop
+        # against guesses spread over many addresses (see proxyapp/web/throttle.py).
         self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
+        self.LOGIN_IP_RATE_LIMIT = env.get("LOGIN_IP_RATE_LIMIT", "10/minute")
+        self.LOGIN_USERNAME_RATE_LIMIT = env.get("LOGIN_USERNAME_RATE_LIMIT", "50/hour")
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
         self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
         self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)

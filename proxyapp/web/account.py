@@ -13,6 +13,7 @@ from proxyapp.services.overview import account_overview
 from proxyapp.services.predictions import get_owned_prediction
 from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm
 from proxyapp.web.sessions import end_session, is_current_session, start_session
+from proxyapp.web.throttle import count_failure
 from proxyapp.web.views import form_status, show_new_key
 
 WRONG_PASSWORD = "The password is wrong."
@@ -88,6 +89,7 @@ def password() -> ResponseReturnValue:
         try:
             change_password(current_user, form.current_password.data, form.new_password.data)
         except WrongPassword:
+            count_failure()
             form.current_password.errors.append(WRONG_PASSWORD)
         else:
             start_session(current_user._get_current_object())
@@ -104,6 +106,7 @@ def delete() -> ResponseReturnValue:
         try:
             delete_account(current_user, form.password.data)
         except WrongPassword:
+            count_failure()
             form.password.errors.append(WRONG_PASSWORD)
         else:
             end_session()

@@ -10,7 +10,7 @@ from config import ConfigError, load_config
 from tests.stack import ROOT
 
 ACCOUNT_SETTINGS = ["SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "KEY_ROTATION_GRACE_SECONDS",
-                    "MAX_KEYS_PER_ACCOUNT"]
+                    "MAX_KEYS_PER_ACCOUNT", "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT"]
 
 
 def test_defaults_idle_timeout_grace_cap_and_cookies():
@@ -20,7 +20,8 @@ def test_defaults_idle_timeout_grace_cap_and_cookies():
     assert config.KEY_ROTATION_GRACE_SECONDS == 24 * 3600 and config.MAX_KEYS_PER_ACCOUNT == 10
     assert config.SESSION_COOKIE_HTTPONLY and config.SESSION_COOKIE_SAMESITE == "Lax"
     assert not config.SESSION_COOKIE_SECURE and config.REMEMBER_COOKIE_DURATION == 0
-    assert config.LOGIN_RATE_LIMIT == "5/minute"
+    assert config.LOGIN_RATE_LIMIT == "5/minute" and config.LOGIN_IP_RATE_LIMIT == "10/minute"
+    assert config.LOGIN_USERNAME_RATE_LIMIT == "50/hour"
     assert config.SESSION_ABSOLUTE_HOURS == 12 and config.SESSION_ABSOLUTE_LIFETIME == timedelta(hours=12)
 
 
