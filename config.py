@@ -106,8 +106,14 @@ class Config:
         self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
         self.ANONYMOUS_RATE_LIMIT = env.get("ANONYMOUS_RATE_LIMIT") or self.RATE_LIMIT
         self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10/hour")
+        # Failed sign-ins (and password confirmations) per client IP and username, per client IP
+        # whatever the username, and per username from anywhere: the last is looser, a backstop
+        # against guesses spread over many addresses (see proxyapp/web/throttle.py).
         self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
+        self.LOGIN_IP_RATE_LIMIT = env.get("LOGIN_IP_RATE_LIMIT", "10/minute")
+        self.LOGIN_USERNAME_RATE_LIMIT = env.get("LOGIN_USERNAME_RATE_LIMIT", "50/hour")
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
+        self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
         self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
         self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
         self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
@@ -173,6 +179,9 @@ class Config:
         # Idle timeout: sessions are permanent cookies re-signed on every request, so they
         # expire this long after the last one (patient data: sign idle people out).
         self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_IDLE_MINUTES)
+        # Absolute lifetime: a session ends this long after sign-in however active it is, so a
+        # stolen cookie cannot be kept alive by using it (checked on the server-side session row).
+        self.SESSION_ABSOLUTE_LIFETIME = timedelta(hours=self.SESSION_ABSOLUTE_HOURS)
         self.SESSION_REFRESH_EACH_REQUEST = True
         # hide_parameters: SQL errors must never carry patient data into logs.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
@@ -212,9 +221,9 @@ class Config:
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
                 raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
                                   f"got {self.PUBLIC_URL!r}")
-        minimums = {"SESSION_IDLE_MINUTES": 1, "MAX_KEYS_PER_ACCOUNT": 1, "KEY_ROTATION_GRACE_SECONDS": 0,
-                    "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0,
-                    "WEBHOOK_SECRET_GRACE_SECONDS": 0}
+        minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
+                    "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
+                    "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")

@@ -111,7 +111,8 @@ class User(UserMixin, db.Model):
     max_pending: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Stored in the session at login; bumping it ends every other session (password change).
+    # No longer read by sign-in sessions (their rows in user_sessions are deleted instead);
+    # the no-op UPDATE of lock_account_row targets it.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -120,6 +121,21 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         """Flask-Login refuses sessions of disabled accounts."""
         return not self.is_disabled
+
+
+class UserSession(db.Model):
+    """A signed-in browser session. The cookie carries a random token; only its SHA-256 is
+    stored, so a copy of the database opens no session. Signing out deletes the row."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most once a minute (see proxyapp.services.login_sessions.TOUCH_INTERVAL).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    device: Mapped[str] = mapped_column(String(64), default="")  # "Firefox on Linux", not the raw User-Agent
 
 
 class ApiKey(db.Model):

@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
-from proxyapp.models import Prediction, User, utcnow
+from proxyapp.models import Prediction, User
 from proxyapp.services.account_data import forget_account
 from proxyapp.services.audit import AuditAction, record_event
 from proxyapp.services.keys import IssuedKey, issue_key
+from proxyapp.services.login_sessions import delete_sessions
 from proxyapp.services.passwords import hash_password, password_problem, verify_password
 from proxyapp.services.webhooks.deliveries import forget_account_deliveries
 
@@ -91,25 +92,22 @@ def authenticate(username: str, password: str) -> User | None:
     return user if verify_password(user.password_hash, password) else None
 
 
-def record_login(user: User) -> None:
-    """Remember when the user last signed in."""
-    begin_write()
-    user.last_login_at = utcnow()
-    db.session.commit()
-
-
 def _confirm_password(user: User, password: str) -> None:
     if not verify_password(user.password_hash, password):
         raise WrongPassword()
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Set a new password (the current one required) and end the user's other sessions."""
+    """Set a new password (the current one required) and end every session of the user.
+
+    The caller signs the person in again on a fresh session: only the browser that changed
+    the password stays signed in.
+    """
     _confirm_password(user, current_password)
     password_hash = hash_password(new_password)
     begin_write()
     user.password_hash = password_hash
-    user.session_version += 1
+    delete_sessions(user)
     db.session.commit()
 
 

@@ -6,7 +6,7 @@ from proxyapp.ratelimits import add_rate_limit_headers
 from proxyapp.web import account, views
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
-from proxyapp.web.throttle import login_limit, per_ip_and_username, register_limit
+from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
 
 __all__ = ["bp", "configure_sessions"]
 
@@ -19,7 +19,7 @@ bp.add_app_template_filter(focus_field)
 
 bp.add_url_rule("/", view_func=views.index)
 bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
-bp.add_url_rule("/login", view_func=per_ip_and_username(login_limit, views.login), methods=["GET", "POST"])
+bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
 
 bp.add_url_rule("/account", view_func=account.account)
@@ -29,7 +29,6 @@ bp.add_url_rule("/account/keys/<int:key_id>/rotate", view_func=account.rotate_ke
 bp.add_url_rule("/account/webhooks/secret/rotate", view_func=account.rotate_webhook_secret, methods=["POST"])
 bp.add_url_rule("/account/webhooks/test", view_func=account.send_webhook_test, methods=["POST"])
 bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
-bp.add_url_rule("/account/password", view_func=per_ip_and_username(login_limit, account.password),
-                methods=["GET", "POST"])
-bp.add_url_rule("/account/delete", view_func=per_ip_and_username(login_limit, account.delete),
-                methods=["GET", "POST"])
+bp.add_url_rule("/account/sessions/end", view_func=account.sign_out_everywhere, methods=["POST"])
+bp.add_url_rule("/account/password", view_func=failures_limited(account.password), methods=["GET", "POST"])
+bp.add_url_rule("/account/delete", view_func=failures_limited(account.delete), methods=["GET", "POST"])

@@ -1,4 +1,4 @@
-"""The signed-in person's pages: keys, usage, predictions, password, account deletion."""
+"""The signed-in person's pages: keys, usage, predictions, sessions, password, account deletion."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from proxyapp.services import keyring
 from proxyapp.services.webhooks.emit import send_test_event
 from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
 from proxyapp.services.accounts import WrongPassword, change_password, delete_account
+from proxyapp.services.login_sessions import end_all_sessions, live_sessions
 from proxyapp.services.overview import account_overview
 from proxyapp.services.predictions import get_owned_prediction
 from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm
-from proxyapp.web.sessions import end_session, start_session
+from proxyapp.web.sessions import end_session, is_current_session, start_session
+from proxyapp.web.throttle import count_failure
 from proxyapp.web.views import form_status, show_new_key
 
 WRONG_PASSWORD = "The password is wrong."
@@ -21,8 +23,10 @@ WRONG_PASSWORD = "The password is wrong."
 
 def _account_page(key_form: KeyNameForm, status: int = 200, webhook_form: WebhookTestForm | None = None
                   ) -> ResponseReturnValue:
-    return render_template("account.html", overview=account_overview(current_user), key_form=key_form,
-                           webhook_form=webhook_form or WebhookTestForm(formdata=None)), status
+    page = render_template("account.html", overview=account_overview(current_user), key_form=key_form,
+                           webhook_form=webhook_form or WebhookTestForm(formdata=None),
+                           sessions=live_sessions(current_user), is_current_session=is_current_session)
+    return page, status
 
 
 def _back_to_account() -> Response:
@@ -93,6 +97,15 @@ def prediction(prediction_id: str) -> str:
 
 
 @login_required
+def sign_out_everywhere() -> Response:
+    """End every session of the account, this browser's included, and show the sign-in page."""
+    end_all_sessions(current_user)
+    end_session()
+    flash("You are signed out everywhere, on this browser too. Sign in again to continue.", "info")
+    return redirect(url_for("web.login"))
+
+
+@login_required
 def password() -> ResponseReturnValue:
     """Change the password; every other session of the account ends."""
     form = ChangePasswordForm()
@@ -100,6 +113,7 @@ def password() -> ResponseReturnValue:
         try:
             change_password(current_user, form.current_password.data, form.new_password.data)
         except WrongPassword:
+            count_failure()
             form.current_password.errors.append(WRONG_PASSWORD)
         else:
             start_session(current_user._get_current_object())
@@ -116,6 +130,7 @@ def delete() -> ResponseReturnValue:
         try:
             delete_account(current_user, form.password.data)
         except WrongPassword:
+            count_failure()
             form.password.errors.append(WRONG_PASSWORD)
         else:
             end_session()

@@ -8,10 +8,16 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 
-def format_time(value: datetime | None, missing: str = "—") -> Markup | str:
-    """A UTC timestamp as a `<time>` reading `2025-01-31 14:05 UTC`, or a placeholder when absent."""
+def format_time(value: datetime | None, missing: str = "—", *, wrap: bool = False) -> Markup | str:
+    """A UTC timestamp as a `<time>` reading `2025-01-31 14:05 UTC`, or a placeholder when absent.
+
+    With `wrap`, a narrow column may put the time under the date (never a break inside either).
+    """
     if value is None:
         return missing
+    if wrap:
+        return Markup('<time datetime="{}" class="wraps"><span>{}</span> <span>{}</span></time>').format(
+            value.isoformat(), value.strftime("%Y-%m-%d"), value.strftime("%H:%M UTC"))
     return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC"))
 
 

@@ -1,23 +1,24 @@
-"""Signed-in sessions: Flask-Login wiring, renewal at login, idle expiry, forced sign-out.
+"""Signed-in sessions: Flask-Login wiring, renewal at login, idle and absolute expiry, sign-out.
 
 Sessions are permanent cookies that live `PERMANENT_SESSION_LIFETIME` (the idle timeout)
-and are re-signed on every request, so they end after that long without activity; the
-signature's timestamp enforces it server-side too. Each session stores the account's
-`session_version`: a password change bumps it and so ends every other session.
+and are re-signed on every request. The cookie holds the token of a server-side session
+row (proxyapp.services.login_sessions): signing out deletes the row, so a copy of the
+cookie taken before opens nothing afterwards, and the row also ends the session
+`SESSION_ABSOLUTE_LIFETIME` after sign-in however active it is.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, session
+from flask import Flask, Response, request, session
 from flask_login import current_user, login_user, logout_user
 
-from proxyapp.extensions import db, login_manager
+from proxyapp.extensions import login_manager
 from proxyapp.models import User
-from proxyapp.services.accounts import record_login
+from proxyapp.services import login_sessions
 
-SESSION_VERSION_KEY = "_version"
+SESSION_TOKEN_KEY = "_token"
 
 
 def configure_sessions(app: Flask) -> None:
@@ -29,26 +30,43 @@ def configure_sessions(app: Flask) -> None:
 
 
 def load_session_user(user_id: str) -> User | None:
-    """The session's user, unless the account is gone, disabled, or its sessions were ended."""
-    user = db.session.get(User, int(user_id))
-    if user is None or user.is_disabled or session.get(SESSION_VERSION_KEY) != user.session_version:
+    """The session's user, unless the account is gone or disabled or the session has ended."""
+    token = session.get(SESSION_TOKEN_KEY)
+    if not isinstance(token, str) or not user_id.isdigit():
+        return None
+    user = login_sessions.session_user(token, int(user_id))
+    if user is None or user.is_disabled:
         return None
     return user
 
 
 def start_session(user: User) -> None:
     """Sign the user in on a fresh session (nothing carried over from before login)."""
+    _end_server_side()
+    token = login_sessions.open_session(user, request.user_agent.string)
     session.clear()
     session.permanent = True
     login_user(user, remember=False)
-    session[SESSION_VERSION_KEY] = user.session_version
-    record_login(user)
+    session[SESSION_TOKEN_KEY] = token
 
 
 def end_session() -> None:
-    """Sign out and forget everything in the session."""
+    """Sign out: the server-side session ends, and the cookie forgets everything."""
+    _end_server_side()
     logout_user()
     session.clear()
+
+
+def is_current_session(token_hash: str) -> bool:
+    """True if a session row is the one of this request (the account page marks it)."""
+    token = session.get(SESSION_TOKEN_KEY)
+    return isinstance(token, str) and login_sessions.hash_token(token) == token_hash
+
+
+def _end_server_side() -> None:
+    token = session.get(SESSION_TOKEN_KEY)
+    if isinstance(token, str):
+        login_sessions.end_session(token)
 
 
 def safe_next(target: str | None) -> str | None:

@@ -1,7 +1,19 @@
-"""Brute-force limits on the credential forms: per client IP and per username.
+"""Brute-force limits on the credential forms.
 
-A breach renders the HTML error page (429) saying when to try again; the Retry-After
-header comes from the shared rate-limit headers hook.
+Registration counts every attempt, per client IP and per requested username. Password
+checks (signing in, and confirming the password to change it or delete the account)
+count only *failures*, in three windows shared by those forms:
+
+- per client IP and username (`LOGIN_RATE_LIMIT`, strict): one client guessing one account;
+- per client IP (`LOGIN_IP_RATE_LIMIT`): one client trying many accounts;
+- per username from anywhere (`LOGIN_USERNAME_RATE_LIMIT`, loose): guesses spread over many
+  addresses. A browser that signed in to the account before carries a signed "known
+  device" cookie and is exempt from this one, so strangers' wrong guesses never refuse
+  its right password. Its trade-off: someone who makes that many failures in the window
+  does keep the account's owner out on a *new* browser until the window moves on.
+
+A successful sign-in counts in none of them. A breach renders the HTML error page (429)
+saying when to try again; the Retry-After header comes from the shared rate-limit headers hook.
 """
 
 from __future__ import annotations
@@ -9,19 +21,35 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
-from flask import current_app, request
+from flask import Response, current_app, request
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from proxyapp.extensions import limiter
 from proxyapp.services.accounts import normalize_username
 
 View = Callable[..., object]
+KNOWN_DEVICE_COOKIE = "known_device"
+KNOWN_DEVICE_LIFETIME = timedelta(days=90)
+MAX_KEYED_USERNAME = 64  # longer form values are cut before they become part of a Redis key
 
 
 def login_limit() -> str:
-    """Attempts per window at signing in or confirming a password (LOGIN_RATE_LIMIT)."""
+    """Failed password checks per client IP and username (LOGIN_RATE_LIMIT)."""
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def login_ip_limit() -> str:
+    """Failed password checks per client IP, whatever the username (LOGIN_IP_RATE_LIMIT)."""
+    return current_app.config["LOGIN_IP_RATE_LIMIT"]
+
+
+def login_username_limit() -> str:
+    """Failed password checks per username from every client (LOGIN_USERNAME_RATE_LIMIT)."""
+    return current_app.config["LOGIN_USERNAME_RATE_LIMIT"]
 
 
 def register_limit() -> str:
@@ -29,11 +57,21 @@ def register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
-def username_identity() -> str:
+def attempted_username() -> str:
     """The username an attempt is about: the form's, or the signed-in person's."""
     if current_user.is_authenticated:
-        return f"username:{current_user.username}"
-    return f"username:{normalize_username(request.form.get('username', ''))}"
+        return current_user.username
+    return normalize_username(request.form.get("username", ""))[:MAX_KEYED_USERNAME]
+
+
+def username_identity() -> str:
+    """Rate-limit key of the attempted username."""
+    return f"username:{attempted_username()}"
+
+
+def client_and_username_identity() -> str:
+    """Rate-limit key of this client and the attempted username."""
+    return f"{get_remote_address()}|{username_identity()}"
 
 
 def retry_message() -> str:
@@ -43,7 +81,59 @@ def retry_message() -> str:
 
 
 def per_ip_and_username(limit: Callable[[], str], view: View) -> View:
-    """Limit a view's POSTs per client IP and, separately, per username."""
+    """Limit a view's POSTs per client IP and, separately, per username (every attempt counts)."""
     options = {"methods": ["POST"], "error_message": retry_message}
     by_ip = limiter.limit(limit, **options)(view)
     return limiter.limit(limit, key_func=username_identity, **options)(by_ip)
+
+
+def _charged_by_the_view(_response: Response) -> bool:
+    """Flask-Limiter only tests these windows before the view; count_failure charges them."""
+    return False
+
+
+def failures_limited(view: View) -> View:
+    """Refuse a view's POSTs while any password-failure window is full (see the module doc)."""
+    options = {"methods": ["POST"], "error_message": retry_message, "deduct_when": _charged_by_the_view}
+    windows = ((login_limit, "password-failures-client-username", client_and_username_identity, None),
+               (login_ip_limit, "password-failures-client", get_remote_address, None),
+               (login_username_limit, "password-failures-username", username_identity, is_known_device))
+    for limit, scope, key_func, exempt_when in windows:
+        view = limiter.shared_limit(limit, scope, key_func=key_func, exempt_when=exempt_when, **options)(view)
+    return view
+
+
+def count_failure() -> None:
+    """Charge a failed password check to every window this request was tested against.
+
+    It runs in the view, so an outage of Redis here is answered like any other (503):
+    Flask-Limiter's own deduction runs after the response is made, where it would escape
+    the error handlers as a 500.
+    """
+    for runtime_limit, key in limiter.context.conditional_deductions.items():
+        limiter.limiter.hit(runtime_limit.limit, *key, cost=runtime_limit.deduction_amount)
+
+
+def _known_devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def is_known_device() -> bool:
+    """True if this browser signed in to the attempted account before (a valid known-device cookie)."""
+    cookie = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not cookie:
+        return False
+    try:
+        username = _known_devices().loads(cookie, max_age=KNOWN_DEVICE_LIFETIME.total_seconds())
+    except BadSignature:
+        return False
+    return username == attempted_username()
+
+
+def remember_device(response: Response, username: str) -> Response:
+    """Mark this browser as one that signed in to the account (exempt from the per-username window)."""
+    config = current_app.config
+    response.set_cookie(KNOWN_DEVICE_COOKIE, _known_devices().dumps(username),
+                        max_age=int(KNOWN_DEVICE_LIFETIME.total_seconds()), httponly=True,
+                        secure=config["SESSION_COOKIE_SECURE"], samesite=config["SESSION_COOKIE_SAMESITE"])
+    return response

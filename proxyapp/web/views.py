@@ -10,6 +10,7 @@ from proxyapp.services.keys import IssuedKey
 from proxyapp.services.keyring import Rotation
 from proxyapp.web.forms import LoginForm, RegistrationForm
 from proxyapp.web.sessions import end_session, safe_next, start_session
+from proxyapp.web.throttle import count_failure, remember_device
 
 INVALID_LOGIN = "Unknown username or wrong password."
 DISABLED_LOGIN = "This account is disabled. Contact the administrator."
@@ -35,7 +36,7 @@ def register() -> ResponseReturnValue:
             form.username.errors.append("This username is taken.")
         else:
             start_session(registration.user)
-            return show_new_key(registration.first_key, first=True)
+            return remember_device(show_new_key(registration.first_key, first=True), registration.user.username)
     return render_template("register.html", form=form), form_status()
 
 
@@ -54,7 +55,11 @@ def login() -> ResponseReturnValue:
         user = authenticate(form.username.data, form.password.data)
         if user is not None and user.is_active:
             start_session(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("web.account"))
+            response = redirect(safe_next(request.args.get("next")) or url_for("web.account"))
+            return remember_device(response, user.username)
+        # A disabled account's right password counts too: the message would otherwise be an
+        # unthrottled oracle for its password.
+        count_failure()
         form.password.errors.append(INVALID_LOGIN if user is None else DISABLED_LOGIN)
     return render_template("login.html", form=form), form_status()
 

@@ -59,7 +59,7 @@ def browser() -> Iterator[Browser]:
 
 def new_page(browser: Browser, stack: Stack, **options: object) -> Page:
     """A page in a fresh browser context (its own cookies), like another person's browser."""
-    context = browser.new_context(base_url=stack.base_url, viewport={"width": 1200, "height": 900}, **options)
+    context = browser.new_context(base_url=stack.base_url, **{"viewport": {"width": 1200, "height": 900}, **options})
     context.set_default_timeout(10_000)
     return context.new_page()
 

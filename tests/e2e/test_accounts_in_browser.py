@@ -188,3 +188,45 @@ def test_account_pages_work_without_javascript(browser, stack):
     expect(page.get_by_role("navigation").get_by_role("link", name="Sign in")).to_be_visible()
     screenshot(page, "15-signed-out")
     page.context.close()
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def test_sign_out_everywhere_ends_the_other_browsers_session_and_replayed_cookies(browser, page: Page, stack):
+    username = unique_name("fay")
+    register(page, username)
+    phone = new_page(browser, stack, **PHONE)
+    sign_in(phone, username)
+    expect(phone).to_have_url(re.compile(r"/account$"))
+    sessions = phone.get_by_test_id("sessions")
+    expect(sessions.locator("tbody tr")).to_have_count(2)
+    expect(sessions.get_by_test_id("this-session")).to_have_count(1)
+    expect(phone.get_by_test_id("sign-out-everywhere")).to_be_visible()
+    screenshot(phone, "16-account-sessions-phone")
+    phone_width = phone.evaluate("document.documentElement.scrollWidth")
+    assert phone_width <= 390, f"the account page scrolls sideways on a phone ({phone_width} px)"
+    overflow = sessions.evaluate("table => table.scrollWidth - table.parentElement.clientWidth")
+    assert overflow <= 0, f"the sessions table is {overflow} px too wide for a phone"
+
+    page.goto("/account")
+    expect(page.get_by_test_id("sessions")).to_contain_text("Chrome on Linux")
+    page.get_by_test_id("sessions").scroll_into_view_if_needed()
+    screenshot(page, "17-account-sessions-desktop")
+    copied = [cookie for cookie in page.context.cookies() if cookie["name"] == "session"]
+    page.get_by_test_id("sign-out-everywhere").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_role("status").first).to_contain_text("signed out everywhere")
+    screenshot(page, "18-signed-out-everywhere")
+
+    phone.reload()
+    expect(phone).to_have_url(re.compile(r"/login\?next="))  # the other browser is signed out too
+    expect(phone.get_by_role("button", name="Sign in")).to_be_visible()
+    screenshot(phone, "19-phone-signed-out")
+
+    thief = new_page(browser, stack)
+    thief.context.add_cookies(copied)  # a copy taken before signing out opens nothing
+    thief.goto("/account")
+    expect(thief).to_have_url(re.compile(r"/login\?next="))
+    for other in (phone, thief):
+        other.context.close()

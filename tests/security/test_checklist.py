@@ -247,7 +247,10 @@ def test_patient_data__production_requires_an_encryption_key(tmp_path, redis_url
 
 
 # Proven elsewhere:
-# - brute force limits on login/registration: tests/unit/test_sessions.py, tests/unit/test_web.py
+# - brute force limits on login/registration (failures per client and username, per client,
+#   per username): tests/unit/test_login_throttle.py, tests/unit/test_web.py
+# - logout, password change, account deletion and "sign out everywhere" end sessions server
+#   side (a replayed cookie is refused); idle and absolute lifetimes: tests/unit/test_sessions.py
 # - rate limits on Redis, key_func on valid keys only, fail-closed, exact across processes:
 #   tests/unit/test_rate_limits.py, tests/integration/test_rate_limits_processes.py
 # - jobs survive kill -9, Redis outages, upstream faults: tests/integration/test_faults*.py

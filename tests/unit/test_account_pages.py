@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from proxyapp.extensions import db
-from proxyapp.models import ApiKey, Prediction, User, utcnow
+from proxyapp.models import ApiKey, Prediction, User, UserSession, utcnow
 from tests.conftest import CANONICAL_BODY, PASSWORD, bearer
 from tests.webforms import quick_env, sign_in, submit
 
@@ -126,8 +127,8 @@ def test_change_password_then_sign_in_with_the_new_one(app, client, ada):
     other = app.test_client()
     assert sign_in(other, "ada").status_code == 422
     assert sign_in(other, "ada", NEW_PASSWORD).status_code == 302
-    with app.app_context():
-        assert db.session.get(User, user_id).session_version == 2
+    with app.app_context():  # the old session's row is gone: this browser's new one and the other's remain
+        assert db.session.scalar(select(func.count()).where(UserSession.user_id == user_id)) == 2
 
 
 def delete_account(client, password=PASSWORD, username="ada"):
@@ -155,15 +156,19 @@ def test_delete_account_removes_keys_predictions_and_the_login(app, client, acco
     add_prediction(app, user_id, output=OUTPUT)
     bob_id, bob_key = accounts.create("bob")
     add_prediction(app, bob_id, output=OUTPUT)
+    phone = app.test_client()
+    sign_in(phone, "ada")
     response = delete_account(client, username="ADA")
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "have been deleted" in client.get("/").get_data(as_text=True)
     assert client.get("/account").status_code == 302
+    assert phone.get("/account").status_code == 302
     assert client.get("/v1/me", headers=bearer(key)).status_code == 401
     assert sign_in(client, "ada").status_code == 422
     with app.app_context():
         assert db.session.get(User, user_id) is None
         assert db.session.query(ApiKey).filter_by(user_id=user_id).count() == 0
+        assert db.session.query(UserSession).filter_by(user_id=user_id).count() == 0
         assert db.session.query(Prediction).filter_by(user_id=user_id).count() == 0
         assert db.session.query(Prediction).filter_by(user_id=bob_id).count() == 1
     assert client.get("/v1/me", headers=bearer(bob_key)).status_code == 200

@@ -1,16 +1,23 @@
-"""Signing in and out: renewal, idle timeout, ended sessions, cookies, brute-force limits."""
+"""Signing in and out: renewal, idle and absolute timeouts, server-side sessions, cookies.
+
+Brute-force limits are in test_login_throttle.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import itsdangerous
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from config import ProductionConfig
 from proxyapp import create_app
 from proxyapp.extensions import db
-from proxyapp.models import User
+from proxyapp.models import User, UserSession, utcnow
 from proxyapp.services.accounts import register_user
+from proxyapp.services.login_sessions import describe_device, hash_token
 from tests.conftest import PASSWORD, csrf_token
 from tests.webforms import quick_env, sign_in, sign_out, submit
 
@@ -19,6 +26,14 @@ from tests.webforms import quick_env, sign_in, sign_out, submit
 def app_env(tmp_path, redis_url):
     """A one-minute idle timeout (and cheap password hashing) for every test here."""
     return quick_env(tmp_path, redis_url, SESSION_IDLE_MINUTES="1")
+
+
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                 "Version/17.4 Mobile/15E148 Safari/604.1")
+
+EDGE_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+                "Safari/537.36 Edg/120.0")
 
 
 def session_cookie(client) -> str | None:
@@ -167,46 +182,150 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, accounts):
     assert sign_in(phone, "ada", new_password).status_code == 302
 
 
-class TestBruteForceLimits:
-    """LOGIN_RATE_LIMIT (5/minute) per client IP and per username, REGISTER_RATE_LIMIT likewise."""
+# --- Server-side sessions: logout, absolute lifetime, sign out everywhere -------------------------
 
-    def test_sixth_attempt_on_one_username_from_many_ips_gets_the_429_page(self, client, accounts):
-        accounts.create("ada")
-        for attempt in range(5):
-            response = sign_in(client, "ada", "wrong password", environ_base={"REMOTE_ADDR": f"10.0.0.{attempt}"})
-            assert response.status_code == 422
-        blocked = sign_in(client, "ADA", PASSWORD, environ_base={"REMOTE_ADDR": "10.0.0.99"})
-        assert blocked.status_code == 429
-        assert blocked.mimetype == "text/html"
-        assert 1 <= int(blocked.headers["Retry-After"]) <= 61
-        assert "Please wait" in blocked.get_data(as_text=True) and "try again" in blocked.get_data(as_text=True)
-        assert client.get("/account").status_code == 302  # the right password did not get through
 
-    def test_sixth_attempt_from_one_ip_on_many_usernames_is_refused(self, client):
-        for attempt in range(5):
-            assert sign_in(client, f"nobody{attempt}", "wrong password").status_code == 422
-        assert sign_in(client, "someone-else", "wrong password").status_code == 429
-        assert sign_in(client, "another", environ_base={"REMOTE_ADDR": "10.9.9.9"}).status_code == 422
+def only_session(app, user_id: int) -> UserSession:
+    with app.app_context():
+        return db.session.scalars(select(UserSession).where(UserSession.user_id == user_id)).one()
 
-    def test_showing_the_form_is_not_limited(self, client):
-        for _ in range(8):
-            assert client.get("/login").status_code == 200
 
-    @pytest.fixture
-    def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url, SESSION_IDLE_MINUTES="1", REGISTER_RATE_LIMIT="2/hour")
+def move_session_back(app, user_id: int, **ages: timedelta) -> None:
+    """Make the account's sessions older, as if time had passed (created_at / last_seen_at)."""
+    with app.app_context():
+        for row in db.session.scalars(select(UserSession).where(UserSession.user_id == user_id)):
+            for column, age in ages.items():
+                setattr(row, column, getattr(row, column) - age)
+        db.session.commit()
 
-    def test_registration_is_limited_per_ip(self, client):
-        for name in ("reg-one", "reg-two"):
-            response = submit(client, "/register", {"username": name, "password": PASSWORD, "confirm": PASSWORD})
-            assert response.status_code == 200
-            sign_out(client)
-        third = submit(client, "/register", {"username": "reg-three", "password": PASSWORD, "confirm": PASSWORD})
-        assert third.status_code == 429 and "Retry-After" in third.headers
 
-    def test_password_change_is_limited(self, client, accounts):
-        accounts.create("ada")
-        sign_in(client, "ada")
-        data = {"current_password": "wrong password", "new_password": "x" * 20, "confirm": "x" * 20}
-        statuses = [submit(client, "/account/password", data).status_code for _ in range(6)]
-        assert statuses == [422] * 5 + [429]
+def replay(app, cookie: str):
+    """A client holding nothing but a copy of a session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief
+
+
+def test_a_cookie_copied_before_sign_out_opens_nothing_afterwards(app, client, accounts):
+    accounts.create("ada")
+    sign_in(client, "ada")
+    account_page = client.get("/account").get_data(as_text=True)
+    copied = session_cookie(client)
+    sign_out(client)
+    thief = replay(app, copied)
+    response = thief.get("/account")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    # The copy carries the session's CSRF secret, yet creating a key needs a live session.
+    created = thief.post("/account/keys", data={"name": "stolen", "csrf_token": csrf_token(account_page)})
+    assert created.status_code == 302 and created.headers["Location"].startswith("/login")
+
+
+def test_the_session_row_stores_only_a_hash_of_the_cookies_token(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    sign_in(client, "ada")
+    with client.session_transaction() as session:
+        token = session["_token"]
+    row = only_session(app, user_id)
+    assert row.token_hash == hash_token(token) and token not in row.token_hash
+
+
+def test_a_signed_cookie_without_a_session_token_is_not_signed_in(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    with client.session_transaction() as session:  # e.g. a cookie issued before sessions had rows
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True
+    assert client.get("/account").status_code == 302
+
+
+def test_another_accounts_token_does_not_open_this_account(app, accounts):
+    ada_id, _ = accounts.create("ada")
+    accounts.create("bob")
+    bob = app.test_client()
+    sign_in(bob, "bob")
+    with bob.session_transaction() as session:
+        session["_user_id"] = str(ada_id)
+    assert bob.get("/account").status_code == 302
+
+
+def test_a_session_ends_at_its_absolute_lifetime_however_active(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    sign_in(client, "ada")
+    move_session_back(app, user_id, created_at=timedelta(hours=11, minutes=59))
+    assert client.get("/account").status_code == 200  # active, and not yet 12 hours old
+    move_session_back(app, user_id, created_at=timedelta(minutes=2))
+    response = client.get("/account")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert sign_in(client, "ada").status_code == 302 and client.get("/account").status_code == 200
+
+
+def test_a_session_idle_on_the_server_ends_even_with_a_fresh_cookie(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    sign_in(client, "ada")
+    move_session_back(app, user_id, last_seen_at=timedelta(minutes=2, seconds=1))  # idle 1 min + 1 min of lag
+    assert client.get("/account").status_code == 302
+
+
+def test_last_seen_is_written_at_most_once_a_minute(app, client, accounts):
+    user_id, _ = accounts.create("ada")
+    sign_in(client, "ada")
+    first = only_session(app, user_id).last_seen_at
+    client.get("/account")
+    assert only_session(app, user_id).last_seen_at == first
+    move_session_back(app, user_id, last_seen_at=timedelta(seconds=61))
+    client.get("/account")
+    assert only_session(app, user_id).last_seen_at > first
+
+
+def test_signing_in_again_clears_the_accounts_expired_sessions(app, accounts):
+    user_id, _ = accounts.create("ada")
+    old, new = app.test_client(), app.test_client()
+    sign_in(old, "ada")
+    move_session_back(app, user_id, created_at=timedelta(hours=13))
+    sign_in(new, "ada")
+    assert only_session(app, user_id).created_at > utcnow() - timedelta(minutes=1)
+
+
+def test_the_account_page_lists_the_live_sessions_and_marks_this_one(app, accounts):
+    accounts.create("ada")
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, "ada", headers={"User-Agent": FIREFOX_LINUX})
+    sign_in(phone, "ada", headers={"User-Agent": SAFARI_IPHONE})
+    page = laptop.get("/account").get_data(as_text=True)
+    assert "Firefox on Linux" in page and "Safari on iOS" in page
+    assert page.count('data-testid="this-session"') == 1
+    assert FIREFOX_LINUX not in page  # only the summary is kept
+    assert "after 1 minute without activity, and 12 hours after signing in" in page
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_account_only(app, accounts):
+    accounts.create("ada")
+    accounts.create("bob")
+    laptop, phone, bob = app.test_client(), app.test_client(), app.test_client()
+    for browser, name in ((laptop, "ada"), (phone, "ada"), (bob, "bob")):
+        sign_in(browser, name)
+    assert laptop.post("/account/sessions/end").status_code == 400  # no CSRF token
+    assert phone.get("/account").status_code == 200
+    response = submit(laptop, "/account", {}, "/account/sessions/end")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert "signed out everywhere" in laptop.get("/login").get_data(as_text=True)
+    for browser in (laptop, phone):
+        assert browser.get("/account").headers["Location"].startswith("/login")
+    assert bob.get("/account").status_code == 200
+    assert sign_in(phone, "ada").status_code == 302 and phone.get("/account").status_code == 200
+
+
+def test_sign_out_everywhere_needs_a_session(app, client):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/account/sessions/end", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize(("agent", "summary"), [
+    (FIREFOX_LINUX, "Firefox on Linux"), (SAFARI_IPHONE, "Safari on iOS"),
+    (EDGE_WINDOWS, "Edge on Windows"),
+    ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+     "Chrome on Android"),
+    ("curl/8.5.0", "curl"), ("", "Unknown browser"), (None, "Unknown browser"),
+])
+def test_devices_are_summarised(agent, summary):
+    assert describe_device(agent) == summary
