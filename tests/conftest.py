@@ -17,11 +17,12 @@ from flask.testing import FlaskClient
 from config import TestingConfig
 from proxyapp import create_app
 from proxyapp.embedded_redis import EmbeddedRedis
-from proxyapp.openapi import CANONICAL_EXAMPLE
 from proxyapp.extensions import db
 from proxyapp.models import User
+from proxyapp.openapi import CANONICAL_EXAMPLE
 from proxyapp.services.accounts import register_user
 from proxyapp.services.keys import IssuedKey, issue_key
+from tests.receivers import WebhookReceiver
 
 CANONICAL_BODY = CANONICAL_EXAMPLE  # upstream.md's canonical example, as documented in the API
 PASSWORD = "correct horse battery staple"
@@ -109,6 +110,14 @@ def accounts(app: Flask) -> Accounts:
     return Accounts(app)
 
 
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on 127.0.0.1 (plain http on loopback: allowed in testing)."""
+    running = WebhookReceiver()
+    yield running
+    running.close()
+
+
 def bearer(key: str) -> dict[str, str]:
     """Authorization header for an API key."""
     return {"Authorization": f"Bearer {key}"}
@@ -162,7 +171,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[_SUITE_NOTES] = notes
 
 
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001 - pytest's reporter
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """One line per optional suite that did not run."""
     for note in config.stash.get(_SUITE_NOTES, []):
         terminalreporter.write_line(note)

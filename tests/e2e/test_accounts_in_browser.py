@@ -7,6 +7,7 @@ import time
 
 import pytest
 from playwright.sync_api import Page, expect
+from standardwebhooks import Webhook
 
 from tests.conftest import CANONICAL_BODY, PASSWORD
 from tests.e2e.conftest import (
@@ -230,3 +231,37 @@ def test_sign_out_everywhere_ends_the_other_browsers_session_and_replayed_cookie
     expect(thief).to_have_url(re.compile(r"/login\?next="))
     for other in (phone, thief):
         other.context.close()
+
+
+def test_send_a_test_event_and_see_its_delivery_on_desktop_and_phone(browser, page: Page, stack, receiver):
+    username = unique_name("hal")
+    register(page, username)
+    page.goto("/account")
+    secret = page.get_by_test_id("webhook-secret").inner_text().strip()
+    assert secret.startswith("whsec_")
+    page.get_by_label("Receiver URL").fill(f"{receiver.url}/from-browser")
+    page.get_by_test_id("send-test-event").click()
+    [hook] = receiver.wait_for("/from-browser", timeout=30)  # sent by a worker, not by the web request
+    assert Webhook(secret).verify(hook.body, hook.headers)["type"] == "test"
+    deliveries = page.get_by_test_id("deliveries")
+    for _ in range(50):  # the worker records the answer just after the receiver saw the request
+        page.goto("/account")
+        if "delivered" in deliveries.inner_text():
+            break
+        time.sleep(0.2)
+    expect(deliveries.locator("tbody tr")).to_have_count(1)
+    expect(deliveries).to_contain_text("127.0.0.1")
+    expect(deliveries).to_contain_text("HTTP 200")
+    deliveries.scroll_into_view_if_needed()
+    screenshot(page, "20-webhook-delivered-desktop")
+
+    phone = new_page(browser, stack, **PHONE)
+    sign_in(phone, username)
+    phone.goto("/account")
+    phone.get_by_test_id("deliveries").scroll_into_view_if_needed()
+    screenshot(phone, "21-webhook-delivered-phone")
+    phone_width = phone.evaluate("document.documentElement.scrollWidth")
+    assert phone_width <= 390, f"the account page scrolls sideways on a phone ({phone_width} px)"
+    overflow = phone.get_by_test_id("deliveries").evaluate("table => table.scrollWidth - table.parentElement.clientWidth")
+    assert overflow <= 0, f"the deliveries table is {overflow} px too wide for a phone"
+    phone.context.close()

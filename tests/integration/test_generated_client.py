@@ -12,12 +12,11 @@ from types import ModuleType
 
 import pytest
 import requests
-
 from standardwebhooks import Webhook
 
 from tests.integration.conftest import register_over_http
 from tests.integration.fault_stack import unique_body
-from tests.integration.test_webhooks import WebhookReceiver, webhook_secret
+from tests.integration.test_webhooks import webhook_secret
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -73,13 +72,6 @@ def test_submit_then_fetch_with_the_generated_client(stack, generated):
     assert prediction.error is None and prediction.output is not None
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    running = WebhookReceiver()
-    yield running
-    running.close()
-
-
 def test_submit_with_a_webhook_then_verify_and_fetch_with_the_generated_client(stack, generated, receiver):
     package, _ = generated
     from proxyapp_api_client.api.predictions import create_prediction, get_prediction
@@ -93,7 +85,8 @@ def test_submit_with_a_webhook_then_verify_and_fetch_with_the_generated_client(s
     with package.AuthenticatedClient(base_url=stack.base_url, token=key) as client:
         submitted = create_prediction.sync_detailed(client=client, body=body)
         assert submitted.status_code == 202, submitted.content
-        [(headers, raw)] = receiver.wait_for("/generated")
+        [hook] = receiver.wait_for("/generated")
+        headers, raw = hook.headers, hook.body
         event = Webhook(secret).verify(raw, headers)
         assert event["type"] == "prediction.completed" and event["data"]["id"] == submitted.parsed.id
         prediction = get_prediction.sync(client=client, prediction_id=event["data"]["id"])

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-import typing
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flask import Flask
@@ -31,36 +27,6 @@ from proxyapp.services.webhooks.deliveries import (
 from proxyapp.services.webhooks.signing_keys import rotate_signing_secret, signing_key, signing_secrets
 from tests.conftest import CANONICAL_BODY, PASSWORD, bearer, csrf_token
 from tests.unit.test_jobs import FakeUpstream, run
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """Records each POST and answers with the next scripted status (200 once the script is used up)."""
-
-    received: typing.ClassVar[list[tuple[dict[str, str], bytes]]] = []
-    statuses: typing.ClassVar[list[int]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(self.statuses.pop(0) if self.statuses else 200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    """A local receiver's base URL (http on loopback: allowed in testing)."""
-    Receiver.received, Receiver.statuses = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture
@@ -146,7 +112,7 @@ def test_production_refuses_http_and_private_addresses_at_submission(app, client
 
 
 def test_the_webhook_is_not_part_of_the_input_sent_upstream(app, client, key, receiver):
-    created = submit(client, key, webhook=f"{receiver}/hook", webhook_events_filter=["start", "completed"])
+    created = submit(client, key, webhook=f"{receiver.url}/hook", webhook_events_filter=["start", "completed"])
     assert "webhook" not in created["input"] and "webhook_events_filter" not in created["input"]
     with app.app_context():
         assert predictions.load_request(created["id"]).body == {**CANONICAL_BODY}
@@ -163,10 +129,10 @@ def test_a_prediction_without_a_webhook_makes_no_delivery(app, client, key):
 
 def test_completed_is_delivered_signed_and_without_patient_data(app, client, accounts, receiver):
     user_id, key = accounts.create()
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     assert run(app, prediction["id"], FakeUpstream()) == "succeeded"
     assert deliver_all(app) == ["delivered"]
-    [(headers, body)] = Receiver.received
+    [(headers, body)] = [(hook.headers, hook.body) for hook in receiver.received]
     event = Webhook(secret_of(app, user_id)).verify(body, headers)
     assert event["type"] == "prediction.completed"
     data = event["data"]
@@ -181,30 +147,30 @@ def test_completed_is_delivered_signed_and_without_patient_data(app, client, acc
 
 
 def test_start_is_sent_only_when_asked_for(app, client, key, receiver):
-    both = submit(client, key, webhook=f"{receiver}/a", webhook_events_filter=["start", "completed"])
-    start_only = submit(client, key, webhook=f"{receiver}/b", webhook_events_filter=["start"])
+    both = submit(client, key, webhook=f"{receiver.url}/a", webhook_events_filter=["start", "completed"])
+    start_only = submit(client, key, webhook=f"{receiver.url}/b", webhook_events_filter=["start"])
     for prediction in (both, start_only):
         run(app, prediction["id"], FakeUpstream())
     assert sorted((d.prediction_id == both["id"], d.event) for d in deliveries(app)) == [
         (False, "prediction.start"), (True, "prediction.completed"), (True, "prediction.start")]
     deliver_all(app)
-    start = next(json.loads(body) for _, body in Receiver.received if json.loads(body)["type"] == "prediction.start")
+    start = next(json.loads(body) for body in (hook.body for hook in receiver.received) if json.loads(body)["type"] == "prediction.start")
     assert start["data"]["status"] == "running"
 
 
 def test_cancel_and_embeddings_deliver_completed(app, client, key, receiver):
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     assert client.post(f"/v1/predictions/{prediction['id']}/cancel", headers=bearer(key)).status_code == 200
-    embedding = client.post("/v1/embeddings", json={"history": CANONICAL_BODY["history"], "webhook": f"{receiver}/e"},
+    embedding = client.post("/v1/embeddings", json={"history": CANONICAL_BODY["history"], "webhook": f"{receiver.url}/e"},
                             headers=bearer(key)).get_json()
     assert embedding["status"] == "queued"
     assert deliver_all(app) == ["delivered"]
-    assert json.loads(Receiver.received[0][1])["data"]["status"] == "canceled"
+    assert json.loads(receiver.received[0].body)["data"]["status"] == "canceled"
 
 
 def test_a_batch_sends_item_events_and_one_batch_completed(app, client, key, receiver):
     response = client.post("/v1/batches", json={"predictions": [CANONICAL_BODY, CANONICAL_BODY],
-                                                 "webhook": f"{receiver}/batch"}, headers=bearer(key))
+                                                 "webhook": f"{receiver.url}/batch"}, headers=bearer(key))
     assert response.status_code == 202, response.get_json()
     batch = response.get_json()
     for prediction_id in batch["predictions"]:
@@ -213,18 +179,18 @@ def test_a_batch_sends_item_events_and_one_batch_completed(app, client, key, rec
     events = sorted(d.event for d in deliveries(app))
     assert events == ["batch.completed", "prediction.completed", "prediction.completed"]
     deliver_all(app)
-    done = next(json.loads(body) for _, body in Receiver.received if json.loads(body)["type"] == "batch.completed")
+    done = next(json.loads(body) for body in (hook.body for hook in receiver.received) if json.loads(body)["type"] == "batch.completed")
     assert done["data"]["id"] == batch["id"] and done["data"]["counts"]["succeeded"] == 2
 
 
 def test_a_repeated_attempt_job_sends_once(app, client, key, receiver):
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     [(delivery_id, attempt)] = queued_attempts(app)
     with app.app_context():
         assert attempt_delivery(delivery_id, attempt) == "delivered"
         assert attempt_delivery(delivery_id, attempt) == "skipped"
-    assert len(Receiver.received) == 1
+    assert len(receiver.received) == 1
 
 
 # ------------------------------------------------------------------ retries and refusals
@@ -238,8 +204,8 @@ def test_the_backoff_doubles_from_10_s_capped_at_an_hour_for_about_a_day():
 
 
 def test_a_non_2xx_answer_is_retried_later_with_rq_scheduling(app, client, key, receiver):
-    Receiver.statuses = [500]
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    receiver.answer("/hook", 500)
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     assert deliver_all(app) == ["retrying"]
     [delivery] = deliveries(app)
@@ -255,8 +221,8 @@ def test_a_non_2xx_answer_is_retried_later_with_rq_scheduling(app, client, key, 
 
 def test_after_the_retry_window_a_delivery_is_given_up_and_recorded(app, client, key, receiver):
     app.config["WEBHOOK_RETRY_SECONDS"] = 5  # below the first backoff: the first failure is the last
-    Receiver.statuses = [503]
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    receiver.answer("/hook", 503)
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     assert deliver_all(app) == ["given_up"]
     [delivery] = deliveries(app)
@@ -274,11 +240,11 @@ def test_connection_errors_are_retried(app, client, key):
 
 @pytest.mark.parametrize("setting", ["WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_ALLOW_HTTP"])
 def test_a_delivery_the_policy_refuses_is_recorded_and_not_retried(app, client, key, receiver, setting):
-    prediction = submit(client, key, webhook=receiver.replace("127.0.0.1", "localhost") + "/hook")
+    prediction = submit(client, key, webhook=receiver.url.replace("127.0.0.1", "localhost") + "/hook")
     run(app, prediction["id"], FakeUpstream())
     app.config[setting] = False  # changed after submission: the delivery checks again
     assert deliver_all(app) == ["refused"]
-    assert Receiver.received == []
+    assert receiver.received == []
     [delivery] = deliveries(app)
     assert (delivery.state, delivery.last_error, delivery.next_attempt_at) == ("refused", "refused", None)
     with app.app_context():
@@ -286,7 +252,7 @@ def test_a_delivery_the_policy_refuses_is_recorded_and_not_retried(app, client, 
 
 
 def test_overdue_pending_deliveries_are_queued_again(app, client, key, receiver):
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     queued_attempts(app)  # the job is lost
     with app.app_context():
@@ -306,20 +272,20 @@ def test_after_rotation_both_secrets_sign_during_the_grace_period_then_only_the_
         new, grace_ends = rotated.secret, rotated.previous_expires_at
         assert signing_secrets(user_id) == [new, old]
         assert signing_secrets(user_id, grace_ends + timedelta(seconds=1)) == [new]
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     deliver_all(app)
-    headers, body = Receiver.received[0]
+    headers, body = receiver.received[0].headers, receiver.received[0].body
     for secret in (old, new):
         Webhook(secret).verify(body, headers)
     app.config["WEBHOOK_SECRET_GRACE_SECONDS"] = 0
     with app.app_context():
         rotate_signing_secret(user_id)
         newest = signing_key(user_id).secret
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     deliver_all(app)
-    headers, body = Receiver.received[1]
+    headers, body = receiver.received[1].headers, receiver.received[1].body
     Webhook(newest).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(new).verify(body, headers)
@@ -351,14 +317,14 @@ def test_the_account_page_shows_the_secret_rotates_it_and_sends_a_test_event(app
     assert client.post("/account/webhooks/secret/rotate", data={"csrf_token": token}).status_code == 302
     page = client.get("/account").text
     assert secret_of(app, user_id) in page and 'data-testid="webhook-secret-grace"' in page
-    response = client.post("/account/webhooks/test", data={"csrf_token": token, "url": f"{receiver}/test"})
+    response = client.post("/account/webhooks/test", data={"csrf_token": token, "url": f"{receiver.url}/test"})
     assert response.status_code == 302
     assert deliver_all(app) == ["delivered"]
-    headers, body = Receiver.received[0]
+    headers, body = receiver.received[0].headers, receiver.received[0].body
     assert Webhook(secret_of(app, user_id)).verify(body, headers)["type"] == "test"
     page = client.get("/account").text
     assert "<code>test</code>" in page and "127.0.0.1" in page and "badge-delivered" in page
-    assert f"{receiver}/test" not in page  # the host only
+    assert f"{receiver.url}/test" not in page  # the host only
 
 
 @pytest.mark.parametrize(("url", "message"), [("not a url", "absolute"),
@@ -377,8 +343,8 @@ def test_the_webhook_forms_need_the_csrf_token(client, accounts):
 
 
 def test_deleting_the_account_removes_its_deliveries_and_secret(app, client, accounts, receiver):
-    user_id, token = signed_in(client, accounts)
-    client.post("/account/webhooks/test", data={"csrf_token": token, "url": f"{receiver}/test"})
+    _, token = signed_in(client, accounts)
+    client.post("/account/webhooks/test", data={"csrf_token": token, "url": f"{receiver.url}/test"})
     assert len(deliveries(app)) == 1
     page = client.get("/account/delete")
     response = client.post("/account/delete", data={"csrf_token": csrf_token(page.text), "password": PASSWORD,
@@ -390,7 +356,7 @@ def test_deleting_the_account_removes_its_deliveries_and_secret(app, client, acc
 
 
 def test_the_retention_purge_deletes_old_deliveries(app, client, key, receiver):
-    prediction = submit(client, key, webhook=f"{receiver}/hook")
+    prediction = submit(client, key, webhook=f"{receiver.url}/hook")
     run(app, prediction["id"], FakeUpstream())
     with app.app_context():
         assert purge_old_deliveries() == 0

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-import typing
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
@@ -15,46 +12,40 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from proxyapp.services.webhooks import DeliveryRefused, OutboundPolicy, new_secret, post_webhook, signature_headers
 from proxyapp.services.webhooks.outbound import is_forbidden_address
+from tests.receivers import WebhookReceiver
 
 BODY = json.dumps({"id": "01ABC", "status": "succeeded"}).encode()
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """Records each POST; the path picks the answer (/redirect → 302, /big → a large body)."""
+def redirect(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(302)
+    handler.send_header("Location", "/elsewhere")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
 
-    received: typing.ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((self.path, dict(self.headers), body))
-        if self.path == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if self.path == "/slow":
-            time.sleep(2)
-        payload = b"x" * (1024 * 1024) if self.path == "/big" else b"ok"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+def big_body(handler: BaseHTTPRequestHandler) -> None:
+    payload = b"x" * (1024 * 1024)
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
 
-    def log_message(self, *args) -> None:
-        pass
+
+def slow(handler: BaseHTTPRequestHandler) -> None:
+    time.sleep(2)
+    handler.send_response(200)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
 
 
 @pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def receiver(receiver: WebhookReceiver) -> WebhookReceiver:
+    """The shared receiver, answering /redirect, /big and /slow as their names say."""
+    receiver.answer("/redirect", redirect)
+    receiver.answer("/big", big_body)
+    receiver.answer("/slow", slow)
+    return receiver
 
 
 ALLOW_LOOPBACK = OutboundPolicy(allow_http=True, allowed_hosts=frozenset({"127.0.0.1"}))
@@ -64,8 +55,8 @@ def test_a_signed_delivery_verifies_with_the_standardwebhooks_package(receiver):
     secret = new_secret()
     assert secret.startswith("whsec_")
     headers = signature_headers("msg_1", int(time.time()), BODY, [secret])
-    assert post_webhook(f"{receiver}/hook", BODY, headers, ALLOW_LOOPBACK) == 200
-    _, got_headers, got_body = Receiver.received[0]
+    assert post_webhook(f"{receiver.url}/hook", BODY, headers, ALLOW_LOOPBACK) == 200
+    got_headers, got_body = receiver.received[0].headers, receiver.received[0].body
     assert Webhook(secret).verify(got_body, {k.lower(): v for k, v in got_headers.items()}) == json.loads(BODY)
 
 
@@ -101,27 +92,27 @@ def test_public_addresses_are_allowed():
 
 
 def test_loopback_is_refused_at_connect_time_unless_allow_listed(receiver):
-    port = receiver.rsplit(":", 1)[1]
+    port = receiver.url.rsplit(":", 1)[1]
     # "localhost" passes the URL check; only the connected socket's peer address shows it is loopback,
     # which is what a rebinding name looks like by the time it connects.
     with pytest.raises(DeliveryRefused, match="forbidden address"):
         post_webhook(f"http://localhost:{port}/hook", BODY, {}, OutboundPolicy(allow_http=True))
-    assert Receiver.received == []
+    assert receiver.received == []
 
 
 def test_redirects_are_not_followed(receiver):
-    assert post_webhook(f"{receiver}/redirect", BODY, {}, ALLOW_LOOPBACK) == 302
-    assert [path for path, _, _ in Receiver.received] == ["/redirect"]
+    assert post_webhook(f"{receiver.url}/redirect", BODY, {}, ALLOW_LOOPBACK) == 302
+    assert [hook.path for hook in receiver.received] == ["/redirect"]
 
 
 def test_a_large_response_is_read_only_up_to_the_cap(receiver):
-    assert post_webhook(f"{receiver}/big", BODY, {}, ALLOW_LOOPBACK) == 200
+    assert post_webhook(f"{receiver.url}/big", BODY, {}, ALLOW_LOOPBACK) == 200
 
 
 def test_a_slow_receiver_times_out(receiver):
     policy = OutboundPolicy(allow_http=True, allowed_hosts=frozenset({"127.0.0.1"}), timeout=(0.5, 0.5))
     with pytest.raises(requests.Timeout):
-        post_webhook(f"{receiver}/slow", BODY, {}, policy)
+        post_webhook(f"{receiver.url}/slow", BODY, {}, policy)
 
 
 def test_connection_errors_surface_as_requests_errors():
