@@ -4,11 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 WORKERS ?= 2
 
-.PHONY: run test test-unit test-integration migrate bench clean help
+.PHONY: run test test-fast lint migrate bench clean help
 
 help:
 	@echo "make run    - set up and start web, $(WORKERS) workers, embedded Redis and the upstream simulator"
 	@echo "make test   - set up and run the whole test suite"
+	@echo "make test-fast - the unit tests only (no processes started)"
+	@echo "make lint   - ruff, which must report nothing"
+	@echo "make bench  - the benchmarks (on a quiet machine); results go in BENCHMARKS.md"
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "proxyapp needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
@@ -32,6 +35,12 @@ run: migrate
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/unit -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.bench

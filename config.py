@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -194,7 +194,7 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = False
 
     @property
-    def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter's config name
+    def RATELIMIT_STORAGE_URI(self) -> str:
         """Flask-Limiter shares the queue's Redis (limits must hold across processes).
 
         Through proxyapp's storage (proxyapp/ratelimit_storage.py), whose hits also report
@@ -203,7 +203,7 @@ class Config:
         return LIMITER_STORAGE_SCHEME_PREFIX + self.REDIS_URL if self.REDIS_URL else "memory://"
 
     @property
-    def RATELIMIT_STORAGE_OPTIONS(self) -> dict:  # noqa: N802 - Flask-Limiter's config name
+    def RATELIMIT_STORAGE_OPTIONS(self) -> dict:
         """Bound every limiter round-trip so a dead Redis fails fast (503) instead of hanging."""
         return {**redis_client_options(self.REDIS_SOCKET_TIMEOUT), "wrap_exceptions": True}
 

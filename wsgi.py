@@ -5,9 +5,9 @@ import sys
 from dotenv import load_dotenv
 
 from config import ConfigError
+from proxyapp import create_app
 from proxyapp.codes import preload_code_sets
 from proxyapp.logs import configure_logging
-from proxyapp import create_app
 
 load_dotenv()  # a .env file may supply variables; real environment variables win
 configure_logging()

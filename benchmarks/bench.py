@@ -105,7 +105,7 @@ def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, sampl
     health = Request("GET", f"{base}/healthz", {})
     _, submitter = _account(stack)
     waiters = [_account(sync)[1] for _ in range(8)]
-    empty_name, empty_key = _account(stack)
+    _empty_name, empty_key = _account(stack)
     full_name, full_key = _account(stack)
     _seed_rows(stack, full_name, 50_000)
     bodies = {n: _history_body(n) for n in (1, 64, 512)}

@@ -1,7 +1,7 @@
 """`python -m benchmarks.soak_faults`: a bounded soak of the job lifecycle under injected faults.
 
 Starts a private stack on loopback (its own embedded Redis, the simulator, waitress, RQ
-workers, the scheduler), submits N predictions at a steady pace while SIGKILLing busy
+workers; the scheduler only with --scheduler), submits N predictions at a steady pace while SIGKILLing busy
 workers and restarting Redis, then waits for every accepted prediction to finish and
 prints: accepted, lost (non-terminal at the end), duplicate upstream calls (bodies the
 simulator saw more than once) and the slowest recovery (from a fault until every
@@ -168,7 +168,8 @@ def report(soak: Soak, stack: Stack, args: argparse.Namespace, took: float) -> N
         done = [soak.finished_at.get(pid) for pid in pending]
         recoveries.append((name, at, None if None in done else max(done, default=at) - at))
     print(f"soak: {args.predictions} predictions, {args.kills} worker kills, {args.redis_restarts} Redis restarts, "
-          f"{args.workers} workers, {'PostgreSQL' if args.database_url else 'SQLite'}, {took:.0f} s")
+          f"{args.workers} workers, {'with' if args.scheduler else 'no'} scheduler, "
+          f"{'PostgreSQL' if args.database_url else 'SQLite'}, {took:.0f} s")
     print(f"accepted: {len(soak.accepted)}   refusals retried by the client: {dict(soak.refused) or 0}")
     print(f"outcomes: {dict(outcomes)}")
     print(f"lost (non-terminal at the end): {len(lost)}")
@@ -216,13 +217,16 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=0.15, help="seconds between submissions")
     parser.add_argument("--latency-ms", type=int, default=300, help="simulated upstream latency")
     parser.add_argument("--database-url", help="a PostgreSQL URL to use instead of a SQLite file")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="also run the scheduler process (recovery must not need it, so it is off by default)")
     parser.add_argument("--max-seconds", type=float, default=900, help="hard stop for the whole soak")
     args = parser.parse_args()
 
     hard_stop = time.monotonic() + args.max_seconds
     own_redis = EmbeddedRedis()  # private and restartable on its port; the machine's Redis is never touched
     with tempfile.TemporaryDirectory(prefix="proxyapp-soak-") as workdir, own_redis as redis_url:
-        stack = start_stack(Path(workdir), redis_url, args.database_url, workers=args.workers, env=SOAK_ENV)
+        stack = start_stack(Path(workdir), redis_url, args.database_url, workers=args.workers, env=SOAK_ENV,
+                            scheduler=args.scheduler)
         try:
             run_soak(stack, own_redis, args, hard_stop)
         finally:

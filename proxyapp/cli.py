@@ -7,7 +7,6 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-
 from limits import parse_many
 
 from proxyapp.admin.forms import MAX_PENDING_CAP

@@ -69,7 +69,7 @@ def begin_write(session: Session | None = None) -> None:
 
 
 @event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, *_args) -> None:  # noqa: ANN002 - flush context and instances
+def _before_flush(session: Session, *_args) -> None:
     """An ORM flush writes: make sure the transaction holds the write lock first."""
     begin_write(session)
 
@@ -114,7 +114,7 @@ def init_sqlite(app: Flask) -> None:
         engine: Engine = db.engine
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI objects are untyped
+    def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # no implicit BEGIN: ours comes with the first statement
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -130,7 +130,7 @@ def init_sqlite(app: Flask) -> None:
         connection.info.pop(_MODE, None)
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before_execute(connection: Connection, cursor, statement: str, *_args) -> None:  # noqa: ANN001
+    def _before_execute(connection: Connection, cursor, statement: str, *_args) -> None:
         info = connection.info
         verb = statement.lstrip()[:7].upper()
         if info.pop(_PENDING, False):
@@ -146,11 +146,11 @@ def init_sqlite(app: Flask) -> None:
 
     # After commit or rollback the session returns its connection: only then may another write begin.
     @event.listens_for(engine.pool, "checkin")
-    def _on_checkin(_dbapi_connection, record) -> None:  # noqa: ANN001 - a DBAPI connection, a pool record
+    def _on_checkin(_dbapi_connection, record) -> None:
         _leave_gate(record.info)
 
     @event.listens_for(engine.pool, "invalidate")
-    def _on_invalidate(_dbapi_connection, record, _error) -> None:  # noqa: ANN001
+    def _on_invalidate(_dbapi_connection, record, _error) -> None:
         _leave_gate(record.info)
 
     @event.listens_for(engine, "commit")

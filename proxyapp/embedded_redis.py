@@ -113,7 +113,7 @@ def main() -> None:
         signal.signal(signum, lambda received, _frame: stopping.append(received))
     with tempfile.TemporaryDirectory(prefix="proxyapp-redis-") as workdir:
         server = subprocess.Popen(server_args(args.port, workdir), start_new_session=True,
-                                  preexec_fn=_die_with_parent)
+                                  preexec_fn=_die_with_parent)  # noqa: PLW1509 - no other thread runs yet
         print(f"embedded redis on redis://127.0.0.1:{args.port}/0 (pid {server.pid})", flush=True)
         while not stopping and server.poll() is None:
             time.sleep(0.1)

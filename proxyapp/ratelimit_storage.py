@@ -10,6 +10,7 @@ Selected by the `proxyapp+redis://` scheme (config builds it from REDIS_URL).
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from flask import g, has_request_context
 from limits.storage import RedisStorage
@@ -58,9 +59,9 @@ return {acquired, redis.call('lindex', KEYS[1], index), index + 1}
 class HitReportingRedisStorage(RedisStorage):
     """`limits`' Redis storage whose moving-window hits also report the window to this request."""
 
-    STORAGE_SCHEME = [f"{SCHEME_PREFIX}redis", f"{SCHEME_PREFIX}rediss", f"{SCHEME_PREFIX}redis+unix"]
+    STORAGE_SCHEME: ClassVar[list[str]] = [f"{SCHEME_PREFIX}redis", f"{SCHEME_PREFIX}rediss", f"{SCHEME_PREFIX}redis+unix"]
 
-    def __init__(self, uri: str, **options) -> None:  # noqa: ANN003 - passed through to RedisStorage
+    def __init__(self, uri: str, **options) -> None:
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
 
     def initialize_storage(self, uri: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numbers
 import typing
-from functools import lru_cache, partial
 from datetime import UTC, datetime
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import current_app

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -168,7 +169,7 @@ class Stack:
             _signal_group(process, signal.SIGKILL)
             process.wait()
 
-    def __enter__(self) -> Stack:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

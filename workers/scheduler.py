@@ -16,7 +16,6 @@ import threading
 from types import FrameType
 
 from dotenv import load_dotenv
-from flask import Flask
 
 from proxyapp import create_app
 from proxyapp.embedded_redis import wait_for_redis

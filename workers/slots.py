@@ -34,7 +34,7 @@ class SlotWorker(SimpleWorker):
 
     death_penalty_class = TimerDeathPenalty
 
-    def __init__(self, *args, pool: SlotPool, maintains: bool, poll_seconds: int, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, pool: SlotPool, maintains: bool, poll_seconds: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pool = pool
         self._maintains = maintains
@@ -43,7 +43,7 @@ class SlotWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         """Signals belong to the pool's main thread."""
 
-    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:  # noqa: ANN001 - a redis Pipeline
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         """RQ's heartbeat in one round trip; skipped when one was just sent (a job's end, then the next wait)."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
@@ -55,7 +55,7 @@ class SlotWorker(SimpleWorker):
             super().heartbeat(timeout, pipe)
             pipe.execute()
 
-    def set_state(self, state: str, pipeline=None) -> None:  # noqa: ANN001 - a redis Pipeline
+    def set_state(self, state: str, pipeline=None) -> None:
         """Write the state only when it changes (RQ sets `idle` after every job and again before each wait)."""
         if pipeline is None and state == self._state:
             return
@@ -69,7 +69,7 @@ class SlotWorker(SimpleWorker):
         """One slot per process cleans RQ's registries; the others would repeat its work."""
         return self._maintains and super().should_run_maintenance_tasks
 
-    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):  # noqa: ANN201
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
         """Wait for a job in short rounds, so a stopping pool ends idle slots promptly."""
         while not self._pool.stopping.is_set():
             result = super().dequeue_job_and_maintain_ttl(self._poll_seconds, max_idle_time=self._poll_seconds)

@@ -36,7 +36,7 @@ def run_once(app: Flask, *, beat: bool = False) -> None:
                 record_worker_beat()
                 enqueue_due_held_jobs()
             run_due_pass()
-        except Exception as error:  # noqa: BLE001 - the loop must outlive every failure; it is logged and counted
+        except Exception as error:
             log.warning("reconciler pass failed (%s); trying again next interval", type(error).__name__,
                         exc_info=not _is_outage(error))
             record_reconciler_error(type(error).__name__)

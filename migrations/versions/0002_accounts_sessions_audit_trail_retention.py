@@ -5,11 +5,10 @@ Revises: e8037b30c8a9
 Create Date: 2026-11-27 00:43:41.604281
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-import proxyapp.models  # noqa: F401 - custom column types used below
-
+import proxyapp.models
 
 # revision identifiers, used by Alembic.
 revision = '0002_accounts'

@@ -5,11 +5,10 @@ Revises: 0002_accounts
 Create Date: 2026-11-27 00:52:52.607248
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import proxyapp.models  # noqa: F401 - custom column types used below
-
 
 # revision identifiers, used by Alembic.
 revision = '0003_jobs'

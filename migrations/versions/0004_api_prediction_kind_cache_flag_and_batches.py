@@ -5,11 +5,10 @@ Revises: 0003_jobs
 Create Date: 2026-11-27 01:57:39.434586
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-import proxyapp.models  # noqa: F401 - custom column types used below
-
+import proxyapp.models
 
 # revision identifiers, used by Alembic.
 revision = '0004_api'

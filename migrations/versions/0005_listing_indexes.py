@@ -7,7 +7,6 @@ Create Date: 2026-12-02 13:05:00
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0005_listing'
 down_revision = '0004_api'

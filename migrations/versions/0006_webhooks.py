@@ -5,11 +5,10 @@ Revises: 0005_listing
 Create Date: 2026-12-02 16:39:48.836298
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-import proxyapp.models  # noqa: F401 - custom column types used below
-
+import proxyapp.models
 
 # revision identifiers, used by Alembic.
 revision = '0006_webhooks'

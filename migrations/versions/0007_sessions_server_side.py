@@ -5,11 +5,10 @@ Revises: 0006_webhooks
 Create Date: 2026-12-02 17:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-import proxyapp.models  # noqa: F401 - custom column types used below
-
+import proxyapp.models
 
 # revision identifiers, used by Alembic.
 revision = '0007_sessions'

@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-27 00:29:52.424543
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-import proxyapp.models  # noqa: F401 - custom column types used below
-
+import proxyapp.models
 
 # revision identifiers, used by Alembic.
 revision = 'e8037b30c8a9'

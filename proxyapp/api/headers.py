@@ -7,7 +7,6 @@ import re
 from flask import current_app, request
 
 from proxyapp.models import PredictionKind
-
 from proxyapp.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from proxyapp.services.idempotency import check_key
 

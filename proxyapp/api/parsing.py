@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError
 
 from proxyapp.errors import APIError
 
+
 def json_body() -> Any:
     """The parsed JSON body, or None when it is not JSON, is malformed, or nests too deep.
 

@@ -18,8 +18,8 @@ from proxyapp.schemas import (
     shared,
 )
 from proxyapp.services import listing, predictions
-from proxyapp.services.webhooks.events import take_target
 from proxyapp.services.waiting import wait_slots
+from proxyapp.services.webhooks.events import take_target
 
 POLL_AFTER_SECONDS = 1
 

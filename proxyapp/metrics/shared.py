@@ -24,7 +24,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from proxyapp.queue import get_redis, redis_key, write_later
+from proxyapp.queue import redis_key, write_later
 
 log = logging.getLogger(__name__)
 

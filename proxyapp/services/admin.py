@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
 
-from proxyapp.errors import APIError
 from proxyapp.database import begin_write
+from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.models import User
 from proxyapp.services.audit import AuditAction, record_event

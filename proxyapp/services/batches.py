@@ -8,8 +8,8 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 
-from proxyapp.errors import APIError
 from proxyapp.database import begin_write
+from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Batch, Prediction, PredictionKind, User, new_prediction_id
 from proxyapp.services import predictions

@@ -17,8 +17,8 @@ from typing import Any
 from flask import current_app
 
 from proxyapp.errors import APIError
-from proxyapp.services.account_data import add_to_index
 from proxyapp.queue import get_redis, redis_key
+from proxyapp.services.account_data import add_to_index
 
 MAX_KEY_LENGTH = 255
 HEADER = "Idempotency-Key"

@@ -14,8 +14,8 @@ from enum import Enum
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from proxyapp.errors import APIError
 from proxyapp.database import begin_write
+from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
 from proxyapp.services.keys import IssuedKey, issue_key

@@ -72,7 +72,7 @@ def recover_lost_predictions(now: datetime | None = None) -> tuple[int, int]:
                 requeued += 1
         except (RedisError, SQLAlchemyError):
             raise  # an outage: the whole pass stops and the next one starts over
-        except Exception as error:  # noqa: BLE001 - one odd prediction must not stop the others' recovery
+        except Exception as error:
             db.session.rollback()
             log.exception("could not recover a lost prediction", extra={"prediction_id": prediction_id})
             record_reconciler_error(type(error).__name__)

@@ -7,12 +7,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from proxyapp.services import keyring
-from proxyapp.services.webhooks.emit import send_test_event
-from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
 from proxyapp.services.accounts import WrongPassword, change_password, delete_account
 from proxyapp.services.login_sessions import end_all_sessions, live_sessions
 from proxyapp.services.overview import account_overview
 from proxyapp.services.predictions import get_owned_prediction
+from proxyapp.services.webhooks.emit import send_test_event
+from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
 from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm
 from proxyapp.web.sessions import end_session, is_current_session, start_session
 from proxyapp.web.throttle import count_failure

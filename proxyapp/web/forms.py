@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, URLField
-from flask import current_app
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from proxyapp.services.accounts import (

@@ -6,8 +6,8 @@ from flask import Response, flash, make_response, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 
 from proxyapp.services.accounts import UsernameTaken, authenticate, register_user
-from proxyapp.services.keys import IssuedKey
 from proxyapp.services.keyring import Rotation
+from proxyapp.services.keys import IssuedKey
 from proxyapp.web.forms import LoginForm, RegistrationForm
 from proxyapp.web.sessions import end_session, safe_next, start_session
 from proxyapp.web.throttle import count_failure, remember_device

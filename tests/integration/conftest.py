@@ -22,9 +22,9 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Stack]:
     """The running stack, on SQLite and on PostgreSQL; logs are printed if it fails to start."""
     workdir = Path(tmp_path_factory.mktemp("stack"))
-    with temporary_database(request.param, workdir) as database_url:
-        with Stack(workdir, redis_url, database_url=database_url) as running:
-            yield running
+    with temporary_database(request.param, workdir) as database_url, \
+            Stack(workdir, redis_url, database_url=database_url) as running:
+        yield running
 
 
 def register_over_http(base_url: str, username: str, password: str = PASSWORD) -> tuple[requests.Session, str]:

@@ -195,4 +195,4 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_upstream_call(stac
 
 
 def _seconds(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(timestamp).timestamp()

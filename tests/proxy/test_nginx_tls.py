@@ -151,7 +151,7 @@ def register(session: requests.Session, public: str) -> requests.Response:
 
 
 def test_register_and_submit_over_https(tls_stack):
-    stack, public, cert = tls_stack
+    _stack, public, cert = tls_stack
     session = client_from("127.0.0.4", cert)
     response = register(session, public)
     assert response.status_code == 200, response.text[:500]
@@ -165,7 +165,7 @@ def test_register_and_submit_over_https(tls_stack):
 
 
 def test_registration_limit_is_per_real_client(tls_stack):
-    stack, public, cert = tls_stack
+    _stack, public, cert = tls_stack
     first, second = client_from("127.0.0.2", cert), client_from("127.0.0.3", cert)
     assert [register(first, public).status_code for _ in range(2)] == [200, 200]
     assert register(first, public).status_code == 429
@@ -173,7 +173,7 @@ def test_registration_limit_is_per_real_client(tls_stack):
 
 
 def test_spoofed_forwarded_for_does_not_escape_the_limit(tls_stack):
-    stack, public, cert = tls_stack
+    _stack, public, cert = tls_stack
     spoofer = client_from("127.0.0.5", cert)
     spoofer.headers["X-Forwarded-For"] = "203.0.113.7"
     assert [register(spoofer, public).status_code for _ in range(2)] == [200, 200]
@@ -182,7 +182,7 @@ def test_spoofed_forwarded_for_does_not_escape_the_limit(tls_stack):
 
 
 def test_plain_http_to_waitress_is_refused(tls_stack):
-    stack, public, cert = tls_stack
+    stack, _public, _cert = tls_stack
     direct = requests.get(f"{stack.base_url}/v1/me", headers={"Host": "localhost"}, timeout=5)
     assert direct.status_code == 403
     assert direct.json()["error"]["code"] == "https_required"

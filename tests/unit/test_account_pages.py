@@ -180,7 +180,7 @@ def test_password_forms_need_csrf(client, ada, path):
 
 
 def test_delete_account_removes_its_cached_results_and_idempotency_records(app, client, accounts, ada):
-    user_id, key = ada
+    user_id, _key = ada
     from proxyapp.services import cache, idempotency
 
     with app.app_context():

@@ -11,7 +11,6 @@ from tests.conftest import PASSWORD, bearer
 from tests.webforms import quick_env, sign_in, submit
 
 
-
 @pytest.fixture
 def app_env(tmp_path, redis_url):
     """Cheap password hashing: these tests sign in a lot."""

@@ -15,8 +15,7 @@ from rq.serializers import JSONSerializer
 import config as app_config
 from proxyapp import create_app
 from proxyapp.embedded_redis import free_port
-from proxyapp.extensions import limiter
-from proxyapp.extensions import db
+from proxyapp.extensions import db, limiter
 from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services import reconcile

@@ -1,7 +1,6 @@
 """GET /v1/predictions: newest first, status filter, limit, stable cursor pagination."""
 
 import pytest
-
 from sqlalchemy import select, text
 
 from proxyapp.extensions import db

@@ -154,7 +154,7 @@ class TestDisabled:
 
 
 def test_a_hit_does_not_need_pending_capacity(app, client, accounts):
-    user_id, key = accounts.create()
+    _user_id, key = accounts.create()
     run_to_success(app, client, key)
     with app.app_context():
         app.config["MAX_PENDING"] = 0
@@ -190,7 +190,7 @@ def test_the_same_body_twice_without_max_age_is_two_samples(app, client, account
 
 
 def test_max_age_refuses_an_entry_older_than_it(app, client, accounts):
-    user_id, key = accounts.create()
+    _user_id, key = accounts.create()
     run_to_success(app, client, key)
     [name] = cache_keys(app)
     with app.app_context():

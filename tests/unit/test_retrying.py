@@ -71,7 +71,7 @@ def run(outcomes, policy=POLICY, time=None):
 @pytest.mark.parametrize("code", [UpstreamErrorCode.SERVER_ERROR, UpstreamErrorCode.TIMEOUT,
                                   UpstreamErrorCode.CONNECTION, UpstreamErrorCode.RATE_LIMITED])
 def test_transient_errors_are_retried_until_success(code):
-    (result, calls), time, attempts = run([error(code), error(code), None])
+    (_result, calls), time, attempts = run([error(code), error(code), None])
     assert calls.count == 3 == len(attempts)
     assert calls.upstream_ms == 1500
     assert len(time.sleeps) == 2

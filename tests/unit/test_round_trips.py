@@ -16,10 +16,10 @@ from flask import Flask
 from redis.connection import Connection
 from sqlalchemy import event
 
+import workers.predictions
 from proxyapp.extensions import db
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_jobs import FakeUpstream
-import workers.predictions
 from workers import context
 from workers.__main__ import _queue, _worker_options, worker_connection
 from workers.slots import SlotWorker
@@ -38,12 +38,12 @@ def counting(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     counter = Counter()
     send = Connection.send_packed_command
 
-    def counted(self, command, check_health=True):  # noqa: ANN001, ANN202 - redis-py's signature
+    def counted(self, command, check_health=True):
         first = command[0] if isinstance(command, (list, tuple)) else command
         counter.redis.append(bytes(first).split(b"\r\n")[2].decode())
         return send(self, command, check_health)
 
-    def on_statement(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+    def on_statement(_conn, _cursor, statement, *_args) -> None:
         counter.sql.append(statement.split()[0].upper())
 
     with app.app_context():
