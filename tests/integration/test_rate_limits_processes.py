@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 
 from proxyapp.embedded_redis import EmbeddedRedis, free_port
 from tests.conftest import CANONICAL_BODY
-from tests.integration.conftest import register_over_http
+from tests.integration.fault_stack import api_session
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -34,13 +32,6 @@ def two_webs(tmp_path_factory, redis_server) -> Iterator[Stack]:
     with Stack(Path(tmp_path_factory.mktemp("limits")), redis_server.url, workers=1, web_processes=2,
                env={"RATE_LIMIT": f"{LIMIT}/minute", "REGISTER_RATE_LIMIT": "100/minute"}) as stack:
         yield stack
-
-
-def api_session(stack: Stack) -> requests.Session:
-    _, key = register_over_http(stack.base_url, f"u{uuid.uuid4().hex[:10]}")
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {key}"
-    return session
 
 
 def test_n_plus_one_concurrent_submissions_across_processes_accept_exactly_n(two_webs):
