@@ -151,6 +151,10 @@ class Config:
         # webhooks: private/loopback receivers (and plain http) only outside production by default
         self.WEBHOOK_ALLOW_PRIVATE = _bool(env, "WEBHOOK_ALLOW_PRIVATE", self.DEFAULT_WEBHOOK_ALLOW_PRIVATE)
         self.WEBHOOK_ALLOW_HTTP = self.ENV_NAME != "production"
+        # Receivers the operator trusts by name (comma-separated, e.g. a staging hook on the internal
+        # network): plain http and any address allowed for exactly these hosts, in every environment.
+        self.WEBHOOK_ALLOWED_HOSTS = frozenset(
+            host.strip().lower() for host in env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if host.strip())
         # A rotated signing secret keeps signing alongside the new one for this long.
         self.WEBHOOK_SECRET_GRACE_SECONDS = _int(env, "WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600)
         # Retries: BASE, 2×BASE, 4×BASE … capped at MAX, until RETRY_SECONDS after the event.

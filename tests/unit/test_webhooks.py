@@ -238,6 +238,23 @@ def test_connection_errors_are_retried(app, client, key):
     assert deliveries(app)[0].last_error == "ConnectionError"
 
 
+def test_allowed_hosts_reach_a_loopback_receiver_under_production_rules(app, client, key, receiver):
+    assert ProductionConfig({"WEBHOOK_ALLOWED_HOSTS": " Localhost, hooks.internal ,"}).WEBHOOK_ALLOWED_HOSTS == {
+        "localhost", "hooks.internal"}
+    app.config.update(WEBHOOK_ALLOW_HTTP=False, WEBHOOK_ALLOW_PRIVATE=False, WEBHOOK_ALLOWED_HOSTS=frozenset())
+    named = receiver.url.replace("127.0.0.1", "localhost") + "/hook"
+    response = client.post("/v1/predictions", json={**CANONICAL_BODY, "webhook": named}, headers=bearer(key))
+    assert response.status_code == 422  # plain http, in production
+    app.config["WEBHOOK_ALLOWED_HOSTS"] = frozenset({"localhost"})
+    prediction = submit(client, key, webhook=named)
+    run(app, prediction["id"], FakeUpstream())
+    assert deliver_all(app) == ["delivered"]  # the loopback peer is let through for this name only
+    assert [hook.path for hook in receiver.received] == ["/hook"]
+    by_address = client.post("/v1/predictions", json={**CANONICAL_BODY, "webhook": f"{receiver.url}/other"},
+                             headers=bearer(key))
+    assert by_address.status_code == 422  # the same receiver by its address is not on the list
+
+
 @pytest.mark.parametrize("setting", ["WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_ALLOW_HTTP"])
 def test_a_delivery_the_policy_refuses_is_recorded_and_not_retried(app, client, key, receiver, setting):
     prediction = submit(client, key, webhook=receiver.url.replace("127.0.0.1", "localhost") + "/hook")

@@ -85,7 +85,7 @@ def policy_from_config(config: Mapping[str, Any]) -> OutboundPolicy:
     """The outbound policy of this deployment (https only and public peers only in production)."""
     timeout = config["WEBHOOK_TIMEOUT"]
     return OutboundPolicy(allow_http=config["WEBHOOK_ALLOW_HTTP"], allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
-                          timeout=(min(3.0, timeout), timeout))
+                          allowed_hosts=config["WEBHOOK_ALLOWED_HOSTS"], timeout=(min(3.0, timeout), timeout))
 
 
 def _guarded(connection_class: type[HTTPConnection]) -> type[HTTPConnection]:
