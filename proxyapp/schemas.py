@@ -321,27 +321,22 @@ class PredictionSchema(Schema):
     @pre_dump
     def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
         """Turn the model into the documented shape (error, metrics and URLs are derived)."""
-        # Excluded fields are not decrypted at all (event streams leave the input out).
-        return {**_prediction_fields(prediction),
-                "input": prediction.input if "input" in self.fields else None,
-                "output": prediction.output if "output" in self.fields else None}
-
-
-def _prediction_fields(prediction: Any) -> dict[str, Any]:
-    """Every field of the prediction object except the patient data (input, output)."""
-    link = partial(public_url_for, prediction_id=prediction.id)
-    return {
-        "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
-        "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
-        "error": ({"code": prediction.error_code, "message": prediction.error_message}
-                  if prediction.error_code else None),
-        "created_at": prediction.created_at, "started_at": prediction.started_at,
-        "completed_at": prediction.completed_at,
-        "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
-                    "attempts": prediction.attempts},
-        "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction"),
-                 "stream": link("api.prediction_events")},
-    }
+        link = partial(public_url_for, prediction_id=prediction.id)
+        return {
+            "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
+            "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
+            # Excluded fields are never read, so never decrypted (nor loaded, for a webhook's summary).
+            "input": prediction.input if "input" in self.fields else None,
+            "output": prediction.output if "output" in self.fields else None,
+            "error": ({"code": prediction.error_code, "message": prediction.error_message}
+                      if prediction.error_code else None),
+            "created_at": prediction.created_at, "started_at": prediction.started_at,
+            "completed_at": prediction.completed_at,
+            "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
+                        "attempts": prediction.attempts},
+            "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction"),
+                     "stream": link("api.prediction_events")},
+        }
 
 
 class PredictionSummarySchema(PredictionSchema):
@@ -349,11 +344,6 @@ class PredictionSummarySchema(PredictionSchema):
 
     class Meta:
         exclude = ("input", "output")
-
-    @pre_dump
-    def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
-        """The documented shape, never touching the (encrypted, possibly unloaded) input and output."""
-        return _prediction_fields(prediction)
 
 
 class WebhookEventSchema(Schema):

@@ -31,8 +31,8 @@ def configure_sessions(app: Flask) -> None:
 
 def load_session_user(user_id: str) -> User | None:
     """The session's user, unless the account is gone or disabled or the session has ended."""
-    token = session.get(SESSION_TOKEN_KEY)
-    if not isinstance(token, str) or not user_id.isdigit():
+    token = _token()
+    if token is None or not user_id.isdigit():
         return None
     user = login_sessions.session_user(token, int(user_id))
     if user is None or user.is_disabled:
@@ -59,13 +59,18 @@ def end_session() -> None:
 
 def is_current_session(token_hash: str) -> bool:
     """True if a session row is the one of this request (the account page marks it)."""
+    token = _token()
+    return token is not None and login_sessions.hash_token(token) == token_hash
+
+
+def _token() -> str | None:
+    """This request's session token, if its cookie carries one."""
     token = session.get(SESSION_TOKEN_KEY)
-    return isinstance(token, str) and login_sessions.hash_token(token) == token_hash
+    return token if isinstance(token, str) else None
 
 
 def _end_server_side() -> None:
-    token = session.get(SESSION_TOKEN_KEY)
-    if isinstance(token, str):
+    if (token := _token()) is not None:
         login_sessions.end_session(token)
 
 

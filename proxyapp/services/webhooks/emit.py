@@ -47,11 +47,10 @@ def prediction_event(prediction_id: str, event: WebhookEvent) -> None:
 
 def after_transition(prediction_id: str, target: Any, event: WebhookEvent) -> None:
     """Deliver what a committed transition means for its webhook (`target`: the row's webhook columns)."""
-    if not target.webhook:
+    if not target.webhook or not wants(target.webhook_events, event):
         return
-    if wants(target.webhook_events, event):
-        prediction_event(prediction_id, event)
-    if event is WebhookEvent.COMPLETED and target.batch_id and wants(target.webhook_events, event):
+    prediction_event(prediction_id, event)
+    if event is WebhookEvent.COMPLETED and target.batch_id:
         batch_item_finished(target.batch_id)
 
 
