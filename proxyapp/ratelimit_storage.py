@@ -3,7 +3,8 @@
 Flask-Limiter reads every applied window again after the view to fill the headers (one
 more Redis round trip per window). Here the moving-window hit is one Lua script that
 acquires the entry exactly as `limits` does and also returns the window it leaves behind;
-the window is remembered for the rest of the request, so the headers cost no round trip.
+that window, like one read by a test, is remembered for the rest of the request, so the
+headers cost no round trip and an outage after the view cannot reach them.
 Selected by the `proxyapp+redis://` scheme (config builds it from REDIS_URL).
 """
 
@@ -78,10 +79,15 @@ class HitReportingRedisStorage(RedisStorage):
         return bool(acquired)
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
-        """The window this request's own hit left, else read from Redis."""
-        if has_request_context():
-            known = g.get("rate_windows", {}).get((key, limit, expiry))
-            if known is not None:
-                return known
-        return super().get_moving_window(key, limit, expiry)
+        """The window this request's own hit or test left, else read from Redis (and remembered).
+
+        Windows that are only tested (the password-failure windows) are read here before the
+        view; remembering them means the headers, made after the view, never touch Redis.
+        """
+        if not has_request_context():
+            return super().get_moving_window(key, limit, expiry)
+        known = g.setdefault("rate_windows", {})
+        if (key, limit, expiry) not in known:
+            known[(key, limit, expiry)] = super().get_moving_window(key, limit, expiry)
+        return known[(key, limit, expiry)]
 

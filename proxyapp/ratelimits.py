@@ -6,19 +6,20 @@ import logging
 import math
 import time
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_limiter import RequestLimit
 from limits import parse_many
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 
 from config import ConfigError
+from proxyapp.errors import handle_dependency_down
 from proxyapp.extensions import limiter
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy",
                       "RateLimit")
-UNKNOWN_RESET_RETRY_AFTER = 5
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _tightest(limits: list[RequestLimit]) -> RequestLimit:
@@ -33,21 +34,23 @@ def _policy_name(lim: RequestLimit) -> str:
 def add_rate_limit_headers(response: Response) -> Response:
     """X-RateLimit-* for the tightest applied limit, the IETF RateLimit fields, Retry-After on 429.
 
-    The windows are read from Redis only now, after the view. If Redis went away since the
-    limiter's check, the response the view made stands (a 202 means the prediction was
-    accepted: answering 503 would make the client submit it again) without these headers,
-    rather than the error escaping the error handlers as the server's plain-text 500.
+    The windows come from the limiter's own hits and tests in this request (see
+    ratelimit_storage), so this normally reads nothing from Redis. Should a read still be
+    needed and fail, the answer is the 503 envelope with Retry-After, except where the view
+    already accepted a change (a 2xx or 3xx to a POST, PUT, PATCH or DELETE): a 202 means the
+    prediction is queued, and a 503 would have the client submit it again, so that answer
+    stands without these headers.
     """
     if response.status_code == 503:
         return response
     try:
         return _add_headers(response)
     except (StorageError, RedisError) as error:
-        log.warning("rate-limit headers left out: %s unavailable", type(error).__name__)
+        if request.method in SAFE_METHODS or response.status_code >= 400:
+            return handle_dependency_down(error)
+        log.warning("rate-limit headers left out of an accepted change: %s unavailable", type(error).__name__)
         for name in RATE_LIMIT_HEADERS:
             response.headers.pop(name, None)
-        if response.status_code == 429 and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = str(UNKNOWN_RESET_RETRY_AFTER)
         return response
 
 

@@ -222,13 +222,69 @@ def windows_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(type(limiter), "current_limits", property(unreadable))
 
 
-def test_redis_failing_while_the_response_is_finished_keeps_the_views_answer(client, accounts, windows_unreadable):
+def test_redis_failing_while_an_accepted_submission_is_finished_keeps_the_202(client, accounts, windows_unreadable):
     _, key = accounts.create()
     response = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key))
-    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.status_code == 202, response.get_data(as_text=True)  # queued: a 503 would be resubmitted
     assert response.is_json and "X-RateLimit-Limit" not in response.headers
 
 
-def test_redis_failing_while_a_page_is_finished_is_no_500(client, windows_unreadable):
+def test_redis_failing_while_a_read_is_finished_answers_the_503_envelope(client, accounts, windows_unreadable):
+    _, key = accounts.create()
+    response = client.get("/v1/predictions", headers=bearer(key))
+    assert response.status_code == 503 and response.is_json
+    assert response.get_json()["error"]["code"] == "unavailable"
+    assert int(response.headers["Retry-After"]) >= 1 and response.headers["X-Request-ID"]
+
+
+def test_redis_failing_while_a_refusal_is_finished_answers_the_503_envelope(client, accounts, windows_unreadable):
+    _, key = accounts.create()
+    response = client.post("/v1/predictions", json={"history": "not a list"}, headers=bearer(key))
+    assert response.status_code == 503 and response.is_json
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_redis_failing_while_a_page_is_finished_answers_the_503_page(client, windows_unreadable):
     response = client.get("/login")
-    assert response.status_code == 200
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "temporarily unavailable" in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_headers_read_no_window_after_the_view(client, accounts, monkeypatch):
+    """Every window the headers need was read or hit before the view, so an outage after it cannot reach them."""
+    from limits.storage import RedisStorage
+
+    from proxyapp import ratelimits
+    from tests.conftest import PASSWORD, csrf_token
+
+    reads_after_view = []
+    finishing = []
+    original_read = RedisStorage.get_moving_window
+    original_headers = ratelimits._add_headers
+
+    def read(self, *args):
+        if finishing:
+            reads_after_view.append(args)
+        return original_read(self, *args)
+
+    def headers(response):
+        finishing.append(True)
+        try:
+            return original_headers(response)
+        finally:
+            finishing.remove(True)
+
+    monkeypatch.setattr(RedisStorage, "get_moving_window", read)
+    monkeypatch.setattr(ratelimits, "_add_headers", headers)
+    _, key = accounts.create()
+    assert submit(client, key).headers["X-RateLimit-Limit"] == "3"
+    assert client.get("/v1/predictions", headers=bearer(key)).headers["X-RateLimit-Limit"]
+    page = client.get("/login").get_data(as_text=True)
+    guess = client.post("/login", data={"username": "nobody", "password": "wrong", "csrf_token": csrf_token(page)})
+    assert guess.status_code == 422 and guess.headers["X-RateLimit-Limit"]
+    accounts.create("ada")
+    page = client.get("/login").get_data(as_text=True)
+    signed_in = client.post("/login", data={"username": "ada", "password": PASSWORD, "csrf_token": csrf_token(page)})
+    assert signed_in.status_code == 302 and signed_in.headers["X-RateLimit-Limit"]  # windows only tested, not hit
+    assert reads_after_view == []
