@@ -111,8 +111,7 @@ class User(UserMixin, db.Model):
     max_pending: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # No longer read by sign-in sessions (their rows in user_sessions are deleted instead);
-    # the no-op UPDATE of lock_account_row targets it.
+    # No longer read: sign-in sessions are rows in user_sessions, deleted to end them.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app
 from limits import parse
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from proxyapp.errors import APIError
 from proxyapp.extensions import db, limiter
@@ -35,13 +35,13 @@ def effective_max_pending(user: User) -> int:
 def lock_account_row(user: User) -> None:
     """Serialise the account's submissions until the caller's transaction ends.
 
-    Count-then-insert alone lets concurrent submissions all see room under MAX_PENDING. A
-    no-op UPDATE of the account's row takes its row lock on PostgreSQL and the database
-    write lock on SQLite (where SELECT … FOR UPDATE does nothing), so the next submission
-    of the same account counts only after this one's rows are committed or rolled back;
-    other accounts are not held up on PostgreSQL.
+    Count-then-insert alone lets concurrent submissions all see room under MAX_PENDING. On
+    PostgreSQL this takes the account row's lock (other accounts are not held up). SQLite
+    has no row locks and needs none here: the caller's `begin_write` already holds the
+    database's write lock, so the next submission counts only after this one committed.
     """
-    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version))
+    if db.session.connection().dialect.name != "sqlite":
+        db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
 
 
 def pending_count(user: User) -> int:
