@@ -15,7 +15,9 @@ from proxyapp.schemas import (
     MAX_DISPLAY_LENGTH,
     MAX_SYSTEM_LENGTH,
     EmbeddingRequestSchema,
+    HistoryItemSchema,
     PredictionRequestSchema,
+    plainly_valid_items,
 )
 from tests.conftest import CANONICAL_BODY
 
@@ -171,6 +173,49 @@ REJECTED_ITEMS = [
 @pytest.mark.parametrize(("history_item", "field"), REJECTED_ITEMS)
 def test_item_rejected_at_its_field(history_item: dict[str, Any], field: str) -> None:
     assert paths(errors({"history": [AGE_64, history_item]})) == {("history", 1, field)}
+
+
+def _variants(base: dict[str, Any]) -> list[Any]:
+    """Near misses of a valid item: other types, blank and over-long text, missing and extra keys."""
+    out: list[Any] = [base, [base], None, "E11", 7]
+    for name, cap in (("code", MAX_CODE_LENGTH), ("system", MAX_SYSTEM_LENGTH), ("display", MAX_DISPLAY_LENGTH)):
+        text = base[name] if isinstance(base.get(name), str) else "x"
+        for value in (None, 5, 5.0, True, [], {}, b"E11", "", " ", "\t\n", "\u00a0", "\u2003x", "x" * cap,
+                      "x" * (cap + 1), text.lower(), text + " ", " " + text):
+            out.append({**base, name: value})
+        out.append({key: val for key, val in base.items() if key != name})
+    out.append({**base, "extra": "x"})
+    return out
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_quick_pass_takes_only_what_the_item_schema_takes(strict: bool) -> None:
+    """The quick pass of the history field never accepts an item the schema refuses, and loads the same."""
+    schema = HistoryItemSchema(strict_codes=strict)
+    candidates = [variant for param in ACCEPTED_ITEMS + REJECTED_ITEMS for variant in _variants(param.values[0])]
+    candidates += [item("ICD10CM", NON_EXISTENT_ICD, "x"), item("age", "121"), item("gender", "Male")]
+    quick_accepted = 0
+    for candidate in candidates:
+        quick = plainly_valid_items([candidate], strict_codes=strict)
+        try:
+            loaded = [schema.load(candidate)]
+        except ValidationError:
+            assert quick is None, candidate
+            continue
+        assert quick is None or quick == loaded, candidate
+        quick_accepted += quick is not None
+    assert quick_accepted >= len(ACCEPTED_ITEMS)  # the plain valid items do take the quick pass
+
+
+@pytest.mark.parametrize("history_item", ACCEPTED_ITEMS)
+def test_valid_items_take_the_quick_pass(history_item: dict[str, Any]) -> None:
+    assert plainly_valid_items([history_item, AGE_64], strict_codes=True) == [history_item, AGE_64]
+
+
+def test_one_invalid_item_sends_the_list_through_the_schema_for_its_message() -> None:
+    history = [AGE_64] * 300 + [item("age", "121")]
+    assert plainly_valid_items(history, strict_codes=True) is None
+    assert paths(errors({"history": history})) == {("history", 300, "code")}
 
 
 # --------------------------------------------------------------- top-level fields
@@ -333,3 +378,11 @@ def test_limits_are_readable_for_openapi() -> None:
     assert isinstance(length, validate.Length) and (length.min, length.max) == (1, 7)
     (temperature,) = schema.fields["inference_temperature"].validators
     assert isinstance(temperature, validate.Range) and not temperature.min_inclusive
+
+
+@pytest.mark.parametrize("schema_class", [PredictionRequestSchema, EmbeddingRequestSchema])
+def test_a_loaded_body_dumps_as_itself(schema_class: type) -> None:
+    """The prediction object shows its stored input as is (StoredInput): the schema's dump would equal it."""
+    body = {"history": CANONICAL["history"]} if schema_class is EmbeddingRequestSchema else CANONICAL
+    loaded = schema_class().load(body)
+    assert PredictionRequestSchema().dump(loaded) == loaded
