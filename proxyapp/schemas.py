@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import typing
 from datetime import UTC, datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -21,7 +21,7 @@ from marshmallow import (
 )
 
 from proxyapp.codes import SYSTEM_VALUES, UNKNOWN_SYSTEM_MESSAGE, code_problems
-from proxyapp.links import public_url_for
+from proxyapp.links import prediction_urls, public_url_for
 from proxyapp.models import PredictionKind, PredictionStatus
 from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config
 
@@ -370,7 +370,6 @@ class PredictionSchema(Schema):
     @pre_dump
     def _derive(self, prediction: Any, **kwargs: Any) -> dict[str, Any]:
         """Turn the model into the documented shape (error, metrics and URLs are derived)."""
-        link = partial(public_url_for, prediction_id=prediction.id)
         return {
             "id": prediction.id, "kind": prediction.kind, "status": prediction.status,
             "cached": bool(prediction.cached), "batch_id": prediction.batch_id,
@@ -383,8 +382,7 @@ class PredictionSchema(Schema):
             "completed_at": prediction.completed_at,
             "metrics": {"queue_ms": prediction.queue_ms, "upstream_ms": prediction.upstream_ms,
                         "attempts": prediction.attempts},
-            "urls": {"get": link("api.get_prediction"), "cancel": link("api.cancel_prediction"),
-                     "stream": link("api.prediction_events")},
+            "urls": prediction_urls(prediction.id),
         }
 
 

@@ -83,3 +83,19 @@ def test_public_url_must_be_an_origin(value):
     from config import load_config
     with pytest.raises(ConfigError, match="PUBLIC_URL must be an origin"):
         load_config({"PUBLIC_URL": value})
+
+
+@pytest.mark.parametrize("public_url", [None, "https://proxy.example.org"])
+def test_prediction_urls_match_the_url_map_under_every_origin(app_env, tmp_path, monkeypatch, public_url):
+    """The links built from a per-request template equal url_for's, and a new origin gets its own template."""
+    from proxyapp.links import PREDICTION_LINKS, links_from, prediction_urls, public_url_for
+
+    env = {**app_env, **({"PUBLIC_URL": public_url} if public_url else {})}
+    with built_app(env, tmp_path, monkeypatch) as application, application.app_context():
+        for origin in ("http://a.example", "https://b.example:8443/prefix"):  # a worker's payloads, one after another
+            with links_from(origin):
+                for prediction_id in ("01J0000000000000000000000A", "01J0000000000000000000000B"):
+                    expected = {name: public_url_for(endpoint, prediction_id=prediction_id)
+                                for name, endpoint in PREDICTION_LINKS}
+                    assert prediction_urls(prediction_id) == expected
+                    assert expected["get"].startswith(public_url or origin)
