@@ -17,7 +17,7 @@ bp.after_request(add_rate_limit_headers)  # Retry-After on the 429 page of the l
 bp.add_app_template_filter(format_time, "time")
 bp.add_app_template_filter(format_duration, "duration")
 bp.add_app_template_filter(focus_field)
-bp.add_app_template_global(two_factor_status)
+bp.add_app_template_global(two_factor_status, "two_factor_status")
 
 bp.add_url_rule("/", view_func=views.index)
 bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
