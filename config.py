@@ -84,6 +84,7 @@ class Config:
     DEFAULT_UPSTREAM_URL: str | None = DEV_UPSTREAM_URL
     DEFAULT_FORCE_HTTPS = False
     DEFAULT_WEBHOOK_ALLOW_PRIVATE = True
+    DEFAULT_REQUIRE_ADMIN_2FA = False
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -112,6 +113,8 @@ class Config:
         self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
         self.LOGIN_IP_RATE_LIMIT = env.get("LOGIN_IP_RATE_LIMIT", "10/minute")
         self.LOGIN_USERNAME_RATE_LIMIT = env.get("LOGIN_USERNAME_RATE_LIMIT", "50/hour")
+        # Administrators must turn on two-factor sign-in (TOTP) before /admin opens (on in production).
+        self.REQUIRE_ADMIN_2FA = _bool(env, "REQUIRE_ADMIN_2FA", self.DEFAULT_REQUIRE_ADMIN_2FA)
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
         self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
         self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
@@ -257,6 +260,7 @@ class ProductionConfig(Config):
     DEFAULT_UPSTREAM_URL = None
     DEFAULT_FORCE_HTTPS = True
     DEFAULT_WEBHOOK_ALLOW_PRIVATE = False
+    DEFAULT_REQUIRE_ADMIN_2FA = True
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)

@@ -10,10 +10,10 @@ from flask.cli import AppGroup
 from limits import parse_many
 
 from proxyapp.admin.forms import MAX_PENDING_CAP
-from proxyapp.crypto import reencrypt_all, reencrypt_signing_keys
+from proxyapp.crypto import reencrypt_all, reencrypt_signing_keys, reencrypt_two_factor_secrets
 from proxyapp.models import User
 from proxyapp.ops.commands import predictions, purge_command
-from proxyapp.services import admin
+from proxyapp.services import admin, two_factor
 from proxyapp.services.accounts import InvalidCredentials, UsernameTaken, create_admin, find_user
 
 users = AppGroup("users", help="Manage accounts.")
@@ -104,6 +104,17 @@ def _max_pending(value: str) -> int | None:
     return int(value)
 
 
+@users.command("disable-2fa")
+@click.argument("username")
+def disable_two_factor_command(username: str) -> None:
+    """Turn off an account's two-factor sign-in, for someone who lost the app and the recovery codes (audited)."""
+    user = _account(username)
+    if not two_factor.is_enrolled(user):
+        raise click.ClickException(f"{username} does not use two-factor sign-in")
+    two_factor.remove(user, actor=None)
+    click.echo(f"{username}: two-factor sign-in is off; the password alone signs in until they enrol again.")
+
+
 @users.command("set-limit")
 @click.argument("username")
 @click.option("--rate-limit", help="Per key and per account, e.g. 100/minute; `default` for RATE_LIMIT.")
@@ -130,6 +141,9 @@ def reencrypt_command() -> None:
     keys = reencrypt_signing_keys()
     if keys:
         click.echo(f"Re-encrypted {keys} webhook signing secrets under the newest key.")
+    secrets = reencrypt_two_factor_secrets()
+    if secrets:
+        click.echo(f"Re-encrypted {secrets} two-factor secrets under the newest key.")
 
 
 def register_commands(app: Flask) -> None:

@@ -87,6 +87,20 @@ def reencrypt_signing_keys() -> int:
     return len(rows)
 
 
+_RAW_TWO_FACTOR = table("two_factor", column("user_id", Integer), column("secret", Text))
+
+
+def reencrypt_two_factor_secrets() -> int:
+    """Rewrite every account's TOTP secret under the newest key; returns rows rewritten."""
+    begin_write()
+    rows = db.session.execute(select(_RAW_TWO_FACTOR)).all()
+    for row in rows:
+        db.session.execute(update(_RAW_TWO_FACTOR).where(_RAW_TWO_FACTOR.c.user_id == row.user_id)
+                           .values(secret=reencrypt(row.secret)))
+    db.session.commit()
+    return len(rows)
+
+
 def reencrypt_all(batch_size: int = 500) -> int:
     """Rewrite every stored input and output under the newest key; returns rows rewritten."""
     rewritten, last_id = 0, ""

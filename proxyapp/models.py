@@ -137,6 +137,32 @@ class UserSession(db.Model):
     device: Mapped[str] = mapped_column(String(64), default="")  # "Firefox on Linux", not the raw User-Agent
 
 
+class TwoFactor(db.Model):
+    """An account's TOTP secret (encrypted at rest). Unconfirmed while enrolment waits for a first code."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(EncryptedJSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: enrolment not finished
+    # The newest time step a code was accepted for: that code, and older ones, are refused (replay).
+    last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code: a salted SHA-256 of it, and when it was used."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ApiKey(db.Model):
     """An API key: only its SHA-256 hash and a display prefix are stored."""
 

@@ -12,14 +12,19 @@ from proxyapp.models import User
 from proxyapp.services import admin
 from proxyapp.services.audit import recent_events
 from proxyapp.services.keyring import count_usable_keys
+from proxyapp.services.two_factor import must_enrol
 
 
 def require_admin() -> ResponseReturnValue | None:
-    """Anonymous visitors go to the sign-in page; signed-in non-admins get 403."""
+    """Anonymous visitors go to the sign-in page; signed-in non-admins get 403; admins without
+    two-factor sign-in go to enrolment when REQUIRE_ADMIN_2FA is on."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not current_user.is_admin:
         abort(403, "This page is for administrators.")
+    if must_enrol(current_user):
+        flash("Administrators must turn on two-factor sign-in before using the admin pages.", "error")
+        return redirect(url_for("web.two_factor_enrol"))
     return None
 
 

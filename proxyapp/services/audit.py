@@ -1,4 +1,4 @@
-"""The audit trail of administrative actions: who did what to whom, and when."""
+"""The audit trail of administrative and security actions: who did what to whom, and when."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ class AuditAction(str, Enum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     LIMITS_CHANGED = "user.limits_changed"
+    TWO_FACTOR_ENABLED = "two_factor.enabled"
+    TWO_FACTOR_DISABLED = "two_factor.disabled"
+    RECOVERY_CODE_USED = "two_factor.recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "two_factor.recovery_codes_regenerated"
 
 
 def record_event(actor: User | None, action: AuditAction, target: User | None,

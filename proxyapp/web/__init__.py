@@ -3,7 +3,8 @@
 from flask import Blueprint
 
 from proxyapp.ratelimits import add_rate_limit_headers
-from proxyapp.web import account, views
+from proxyapp.services.two_factor import status as two_factor_status
+from proxyapp.web import account, second_factor, two_factor, views
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
 from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
@@ -16,10 +17,13 @@ bp.after_request(add_rate_limit_headers)  # Retry-After on the 429 page of the l
 bp.add_app_template_filter(format_time, "time")
 bp.add_app_template_filter(format_duration, "duration")
 bp.add_app_template_filter(focus_field)
+bp.add_app_template_global(two_factor_status, "two_factor_status")
 
 bp.add_url_rule("/", view_func=views.index)
 bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
 bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET", "POST"])
+bp.add_url_rule("/login/code", view_func=failures_limited(second_factor.login_code, second_factor.pending_username),
+                methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
 
 bp.add_url_rule("/account", view_func=account.account)
@@ -31,4 +35,12 @@ bp.add_url_rule("/account/webhooks/test", view_func=account.send_webhook_test, m
 bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
 bp.add_url_rule("/account/sessions/end", view_func=account.sign_out_everywhere, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=failures_limited(account.password), methods=["GET", "POST"])
+bp.add_url_rule("/account/two-factor", view_func=failures_limited(two_factor.enrol), endpoint="two_factor_enrol",
+                methods=["GET", "POST"])
+bp.add_url_rule("/account/two-factor/confirm", view_func=failures_limited(two_factor.confirm),
+                endpoint="two_factor_confirm", methods=["POST"])
+bp.add_url_rule("/account/two-factor/recovery-codes", view_func=failures_limited(two_factor.recovery_codes),
+                endpoint="two_factor_recovery_codes", methods=["GET", "POST"])
+bp.add_url_rule("/account/two-factor/disable", view_func=failures_limited(two_factor.disable),
+                endpoint="two_factor_disable", methods=["GET", "POST"])
 bp.add_url_rule("/account/delete", view_func=failures_limited(account.delete), methods=["GET", "POST"])

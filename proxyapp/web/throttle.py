@@ -12,8 +12,10 @@ count only *failures*, in three windows shared by those forms:
   its right password. Its trade-off: someone who makes that many failures in the window
   does keep the account's owner out on a *new* browser until the window moves on.
 
-A successful sign-in counts in none of them. A breach renders the HTML error page (429)
-saying when to try again; the Retry-After header comes from the shared rate-limit headers hook.
+Wrong two-factor codes (the sign-in's code step, enrolment, turning it off) count in the same
+windows, for the account the code is for. A successful sign-in counts in none of them. A
+breach renders the HTML error page (429) saying when to try again; the Retry-After header
+comes from the shared rate-limit headers hook.
 """
 
 from __future__ import annotations
@@ -69,11 +71,6 @@ def username_identity() -> str:
     return f"username:{attempted_username()}"
 
 
-def client_and_username_identity() -> str:
-    """Rate-limit key of this client and the attempted username."""
-    return f"{get_remote_address()}|{username_identity()}"
-
-
 def retry_message() -> str:
     """The 429 page's text: how long until the breached window lets the next attempt through."""
     seconds = max(1, math.ceil(limiter.current_limit.reset_at - time.time()))
@@ -92,12 +89,25 @@ def _charged_by_the_view(_response: Response) -> bool:
     return False
 
 
-def failures_limited(view: View) -> View:
-    """Refuse a view's POSTs while any password-failure window is full (see the module doc)."""
+def failures_limited(view: View, username: Callable[[], str] = attempted_username) -> View:
+    """Refuse a view's POSTs while any password-failure window is full (see the module doc).
+
+    `username` names the account an attempt is about; the sign-in's code step passes the one
+    its pending state is for, so wrong codes fill the same windows as wrong passwords.
+    """
+    def by_username() -> str:
+        return f"username:{username()}"
+
+    def by_client_and_username() -> str:
+        return f"{get_remote_address()}|{by_username()}"
+
+    def is_known() -> bool:
+        return is_known_device(username())
+
     options = {"methods": ["POST"], "error_message": retry_message, "deduct_when": _charged_by_the_view}
-    windows = ((login_limit, "password-failures-client-username", client_and_username_identity, None),
+    windows = ((login_limit, "password-failures-client-username", by_client_and_username, None),
                (login_ip_limit, "password-failures-client", get_remote_address, None),
-               (login_username_limit, "password-failures-username", username_identity, is_known_device))
+               (login_username_limit, "password-failures-username", by_username, is_known))
     for limit, scope, key_func, exempt_when in windows:
         view = limiter.shared_limit(limit, scope, key_func=key_func, exempt_when=exempt_when, **options)(view)
     return view
@@ -118,16 +128,16 @@ def _known_devices() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
 
 
-def is_known_device() -> bool:
-    """True if this browser signed in to the attempted account before (a valid known-device cookie)."""
+def is_known_device(username: str) -> bool:
+    """True if this browser signed in to this account before (a valid known-device cookie)."""
     cookie = request.cookies.get(KNOWN_DEVICE_COOKIE)
     if not cookie:
         return False
     try:
-        username = _known_devices().loads(cookie, max_age=KNOWN_DEVICE_LIFETIME.total_seconds())
+        remembered = _known_devices().loads(cookie, max_age=KNOWN_DEVICE_LIFETIME.total_seconds())
     except BadSignature:
         return False
-    return username == attempted_username()
+    return remembered == username
 
 
 def remember_device(response: Response, username: str) -> Response:

@@ -8,7 +8,9 @@ from flask.typing import ResponseReturnValue
 from proxyapp.services.accounts import UsernameTaken, authenticate, register_user
 from proxyapp.services.keyring import Rotation
 from proxyapp.services.keys import IssuedKey
+from proxyapp.services.two_factor import is_enrolled
 from proxyapp.web.forms import LoginForm, RegistrationForm
+from proxyapp.web.second_factor import begin_second_factor
 from proxyapp.web.sessions import end_session, safe_next, start_session
 from proxyapp.web.throttle import count_failure, remember_device
 
@@ -54,9 +56,11 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None and user.is_active:
+            target = safe_next(request.args.get("next")) or url_for("web.account")
+            if is_enrolled(user):
+                return begin_second_factor(user, target)  # not signed in until the code is right
             start_session(user)
-            response = redirect(safe_next(request.args.get("next")) or url_for("web.account"))
-            return remember_device(response, user.username)
+            return remember_device(redirect(target), user.username)
         # A disabled account's right password counts too: the message would otherwise be an
         # unthrottled oracle for its password.
         count_failure()
