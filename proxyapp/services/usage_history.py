@@ -30,7 +30,7 @@ STATUS_SERIES = ("succeeded", "failed", "canceled", PENDING)
 PERCENTILES = (50, 95)
 
 
-class utc_day(FunctionElement):  # noqa: N801 (a SQL function, named like one)
+class utc_day(FunctionElement):
     """The calendar day of a timestamp stored as naive UTC, as a DATE."""
 
     type = Date()
