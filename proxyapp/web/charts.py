@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 WIDTH = 600
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 52, 8, 10, 26  # room for the y labels (left) and the x labels (bottom)
+LEFT, RIGHT, TOP, BOTTOM = 64, 28, 12, 30  # room for the y labels (left) and the x labels (bottom)
 Y_TICKS = 4
 BAR_FILL = 0.72  # share of a slot its bars take; the rest is the gap between days
 

@@ -6,7 +6,7 @@ import pytest
 
 from proxyapp.web.charts import HEIGHT, LEFT, RIGHT, TOP, WIDTH, Series, bar_chart, nice_top
 
-BOTTOM = HEIGHT - 26  # the baseline
+BOTTOM = HEIGHT - 30  # the baseline
 PLOT = BOTTOM - TOP
 
 
