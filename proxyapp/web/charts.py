@@ -3,7 +3,7 @@
 Written here rather than taken from a charting library: pygal and leather put their colours
 in `<style>` elements and `style` attributes, which the pages' Content-Security-Policy
 (`default-src 'self'`) blocks, and they label neither the chart nor its bars for screen
-readers. This module only computes numbers; colours come from CSS classes in usage.css.
+readers. This module only computes numbers; colours come from CSS classes in app.css.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 WIDTH = 600
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 64, 28, 12, 30  # room for the y labels (left) and the x labels (bottom)
+LEFT, RIGHT, TOP, BOTTOM = 72, 28, 12, 30  # room for the y labels (left) and the x labels (bottom)
 Y_TICKS = 4
 BAR_FILL = 0.72  # share of a slot its bars take; the rest is the gap between days
 
@@ -110,7 +110,8 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, stacked: bool 
             bars.append(Bar(round(x, 2), round(y, 2), round(width, 2), round(value * scale, 2), one.css_class,
                             f"{label}: {one.name} {_label(value, unit)}"))
             base += value if stacked else 0
-    y_ticks = [Tick(round(HEIGHT - BOTTOM - k * height / Y_TICKS, 2), _label(top * k / Y_TICKS, unit))
+    # The axis shows bare numbers (narrow on a phone); the unit is in the bar titles and the heading.
+    y_ticks = [Tick(round(HEIGHT - BOTTOM - k * height / Y_TICKS, 2), _number(top * k / Y_TICKS))
                for k in range(Y_TICKS + 1)]
     last = len(labels) - 1
     short = axis_labels or labels

@@ -16,7 +16,7 @@ from proxyapp.services.usage_history import STATUS_SERIES, UsageHistory, usage_h
 from proxyapp.web.charts import BarChart, Series, bar_chart
 
 PAGE_SIZE = 25
-ERROR_PALETTE = 6  # error codes cycle through this many colours (fill-code-0 … fill-code-5 in usage.css)
+ERROR_PALETTE = 6  # error codes cycle through this many colours (fill-code-0 … fill-code-5 in app.css)
 
 
 @dataclass(frozen=True)
