@@ -195,6 +195,8 @@ class Prediction(db.Model):
         # order, and the pending count uses the second: no sort of the caller's rows.
         Index("ix_predictions_user_id_id", "user_id", "id"),
         Index("ix_predictions_user_status_id", "user_id", "status", "id"),
+        # The usage page reads one account's last 30 days by creation time.
+        Index("ix_predictions_user_id_created_at", "user_id", "created_at"),
         # The reconciler scans pending rows by age, and retention scans finished rows by age.
         Index("ix_predictions_status_created_at", "status", "created_at"),
         Index("ix_predictions_completed_at", "completed_at"),

@@ -86,7 +86,7 @@ def count_request(response: Response) -> Response:
     api_key = resolve_api_key()
     if api_key is not None and response.status_code != 503:  # 503: Redis is already known to be down
         try:
-            record_request(api_key.user)
+            record_request(api_key.user, api_key.id)
         except (RedisError, StorageError):
             log.warning("could not count a request towards daily usage")
     return response

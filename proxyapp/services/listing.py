@@ -7,9 +7,11 @@ and never shift the pages a client is walking through.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.sql.base import ExecutableOption
 
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, User
@@ -23,9 +25,10 @@ class Page:
     next_cursor: str | None
 
 
-def list_predictions(user: User, *, limit: int, status: str | None = None, cursor: str | None = None) -> Page:
-    """Up to `limit` of the user's predictions older than the cursor, newest first."""
-    query = select(Prediction).where(Prediction.user_id == user.id)
+def list_predictions(user: User, *, limit: int, status: str | None = None, cursor: str | None = None,
+                     options: Sequence[ExecutableOption] = ()) -> Page:
+    """Up to `limit` of the user's predictions older than the cursor, newest first (`options`: loader options)."""
+    query = select(Prediction).options(*options).where(Prediction.user_id == user.id)
     if status:
         query = query.where(Prediction.status == status)
     if cursor:

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
-from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, User, WebhookDelivery, WebhookSigningKey
 from proxyapp.services.keyring import KeyStatus, count_usable_keys, list_keys
+from proxyapp.services.listing import Page, list_predictions
 from proxyapp.services.usage import account_summary
 from proxyapp.services.webhooks.deliveries import recent_deliveries
 from proxyapp.services.webhooks.signing_keys import is_in_grace, signing_key
@@ -26,7 +25,7 @@ class AccountOverview:
     summary: dict[str, Any]
     keys: list[tuple[ApiKey, KeyStatus]]
     usable_keys: int
-    predictions: list[Prediction]
+    predictions: Page
     webhook_key: WebhookSigningKey
     deliveries: list[WebhookDelivery]
 
@@ -36,17 +35,19 @@ class AccountOverview:
         return self.webhook_key.previous_expires_at if is_in_grace(self.webhook_key) else None
 
 
-def recent_predictions(user: User, limit: int = RECENT_PREDICTIONS) -> list[Prediction]:
-    """The account's newest predictions; input and output are not even loaded."""
-    query = (
-        select(Prediction)
-        .options(load_only(Prediction.id, Prediction.status, Prediction.created_at, Prediction.started_at,
-                           Prediction.completed_at, Prediction.error_code, raiseload=True))
-        .where(Prediction.user_id == user.id)
-        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
+    @property
+    def keys_by_id(self) -> dict[int, ApiKey]:
+        """The account's keys by id, to name the key of each prediction."""
+        return {key.id: key for key, _ in self.keys}
+
+
+def recent_predictions(user: User, *, limit: int = RECENT_PREDICTIONS, status: str | None = None,
+                       cursor: str | None = None) -> Page:
+    """A page of the account's predictions, newest first; input and output are not even loaded."""
+    summary = load_only(Prediction.id, Prediction.kind, Prediction.api_key_id, Prediction.status,
+                        Prediction.created_at, Prediction.started_at, Prediction.completed_at,
+                        Prediction.error_code, raiseload=True)
+    return list_predictions(user, limit=limit, status=status, cursor=cursor, options=[summary])
 
 
 def account_overview(user: User) -> AccountOverview:

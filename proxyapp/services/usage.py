@@ -16,7 +16,8 @@ from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStat
 from proxyapp.queue import get_redis
 
 SUBMIT_ACCOUNT_SCOPE = "submit-account"
-DAILY_COUNTER_TTL_SECONDS = 2 * 24 * 3600
+# Daily request counters are kept for the account page's 30-day history (and a day's slack).
+DAILY_COUNTER_TTL_SECONDS = 32 * 24 * 3600
 RECENT_FOR_ESTIMATE = 20
 DEFAULT_WAIT_SECONDS = 5
 MAX_WAIT_SECONDS = 300
@@ -89,17 +90,25 @@ def predictions_by_status(user: User) -> dict[str, int]:
     return counts
 
 
-def _daily_counter(user_id: int, day: date) -> str:
-    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:usage:{user_id}:{day.isoformat()}"
+def _daily_counter(user_id: int, day: date, key_id: int | None = None) -> str:
+    scope = f"{user_id}:key:{key_id}" if key_id is not None else f"{user_id}"
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:usage:{scope}:{day.isoformat()}"
 
 
-def record_request(user: User) -> None:
-    """Count one API request of the account towards today's figure."""
+def record_request(user: User, key_id: int | None = None) -> None:
+    """Count one API request of the account (and of the key used) towards today's figures."""
     pipe = get_redis().pipeline()
-    counter = _daily_counter(user.id, utcnow().date())
-    pipe.incr(counter)
-    pipe.expire(counter, DAILY_COUNTER_TTL_SECONDS)
+    today = utcnow().date()
+    for counter in [_daily_counter(user.id, today)] + ([_daily_counter(user.id, today, key_id)] if key_id else []):
+        pipe.incr(counter)
+        pipe.expire(counter, DAILY_COUNTER_TTL_SECONDS)
     pipe.execute()
+
+
+def daily_request_counts(user: User, days: list[date], key_id: int | None = None) -> list[int]:
+    """API requests of the account (or of one key) on each of `days`; 0 where none were counted."""
+    counts = get_redis().mget([_daily_counter(user.id, day, key_id) for day in days])
+    return [int(count or 0) for count in counts]
 
 
 def request_usage(user: User) -> dict[str, Any]:

@@ -8,17 +8,20 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 
-def format_time(value: datetime | None, missing: str = "—", *, wrap: bool = False) -> Markup | str:
+def format_time(value: datetime | None, missing: str = "—", *, wrap: bool = False,
+                seconds: bool = False) -> Markup | str:
     """A UTC timestamp as a `<time>` reading `2025-01-31 14:05 UTC`, or a placeholder when absent.
 
-    With `wrap`, a narrow column may put the time under the date (never a break inside either).
+    With `wrap`, a narrow column may put the time under the date (never a break inside either);
+    with `seconds`, the time reads `14:05:09`.
     """
     if value is None:
         return missing
+    clock = value.strftime("%H:%M:%S UTC" if seconds else "%H:%M UTC")
     if wrap:
         return Markup('<time datetime="{}" class="wraps"><span>{}</span> <span>{}</span></time>').format(
-            value.isoformat(), value.strftime("%Y-%m-%d"), value.strftime("%H:%M UTC"))
-    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC"))
+            value.isoformat(), value.strftime("%Y-%m-%d"), clock)
+    return Markup('<time datetime="{}">{} {}</time>').format(value.isoformat(), value.strftime("%Y-%m-%d"), clock)
 
 
 def format_duration(seconds: int) -> str:

@@ -72,7 +72,8 @@ def pages(app, client, accounts):
     html |= {"account": client.get("/account"), "key-created": account_action(client, "/account/keys", {"name": "x"}),
              "key-error": account_action(client, "/account/keys", {"name": ""}),
              "password": client.get("/account/password"), "delete": client.get("/account/delete"),
-             "prediction": client.get(f"/account/predictions/{prediction_id}"), "forbidden": client.get("/admin")}
+             "prediction": client.get(f"/account/predictions/{prediction_id}"), "forbidden": client.get("/admin"),
+             "usage": client.get("/account/usage"), "predictions": client.get("/account/predictions")}
     submit(client, "/account", {}, "/logout")
     sign_in(client, "root")
     html |= {"admin": client.get("/admin"), "admin-user": client.get(f"/admin/users/{user_id}")}
@@ -85,7 +86,7 @@ def pages(app, client, accounts):
 
 
 def test_every_page_uses_the_layout_our_own_assets_no_inline_script_and_labels(pages):
-    assert len(pages) == 15
+    assert len(pages) == 17
     for name, html in pages.items():
         audit = PageAudit(html)
         assert audit.has_skip_link and 'class="site-header"' in html, name
