@@ -37,14 +37,14 @@ def execute(prediction_id: str, client: UpstreamClient) -> str:
         if not is_ours:
             log.info("another run holds this prediction; not running it twice", extra={"prediction_id": prediction_id})
             return "skipped"
-        if not predictions.mark_running(prediction_id):
+        job = predictions.mark_running(prediction_id)
+        if job is None:
             log.info("prediction already finished or gone; nothing to do", extra={"prediction_id": prediction_id})
             return "skipped"
-        return _call_and_store(prediction_id, client)
+        return _call_and_store(prediction_id, job, client)
 
 
-def _call_and_store(prediction_id: str, client: UpstreamClient) -> str:
-    job = predictions.load_request(prediction_id)
+def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: UpstreamClient) -> str:
     call = client.embed if job.kind == PredictionKind.EMBEDDING else client.predict
     try:
         result, calls = call_with_retries(

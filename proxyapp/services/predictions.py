@@ -185,14 +185,18 @@ def get_owned_prediction(user: User, prediction_id: str) -> Prediction:
 _TARGET_COLUMNS = (Prediction.webhook, Prediction.webhook_events, Prediction.batch_id, Prediction.runs)
 
 
-def _transition(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -> Row | None:
-    """Apply values if the prediction is in an allowed state; its webhook target columns if it was, else None."""
+# mark_running also hands back what the job sends upstream.
+_REQUEST_COLUMNS = (Prediction.user_id, Prediction.kind, Prediction.input)
+
+
+def _transition(prediction_id: str, allowed: set[PredictionStatus], also: tuple = (), **values: Any) -> Row | None:
+    """Apply values if the prediction is in an allowed state; its webhook target columns (and `also`) if it was."""
     begin_write()
     target = db.session.execute(
         update(Prediction)
         .where(Prediction.id == prediction_id, Prediction.status.in_([s.value for s in allowed]))
         .values(**values)
-        .returning(*_TARGET_COLUMNS)
+        .returning(*_TARGET_COLUMNS, *also)
     ).first()
     db.session.commit()
     return target
@@ -209,19 +213,25 @@ def _finish(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -
     return True
 
 
-def mark_running(prediction_id: str) -> bool:
-    """queued/running → running, counting the run; False if the prediction is terminal or gone."""
+def mark_running(prediction_id: str) -> JobRequest | None:
+    """queued/running → running, counting the run: the request to send upstream; None if terminal or gone.
+
+    The request comes back with the transition (RETURNING), so a job reads its row only once.
+    """
     target = _transition(
         prediction_id,
         {PredictionStatus.QUEUED, PredictionStatus.RUNNING},
+        _REQUEST_COLUMNS,
         status=PredictionStatus.RUNNING.value,
         runs=Prediction.runs + 1,
         # A re-run keeps the first start, so queue_ms measures the wait the client saw.
         started_at=func.coalesce(Prediction.started_at, literal(utcnow(), UTCDateTime())),
     )
-    if target is not None and target.runs == 1:  # re-runs do not start it again
+    if target is None:
+        return None
+    if target.runs == 1:  # re-runs do not start it again
         after_transition(prediction_id, target, WebhookEvent.START)
-    return target is not None
+    return JobRequest(user_id=target.user_id, kind=target.kind, body=target.input)
 
 
 def requeue_running(prediction_id: str) -> bool:
@@ -267,15 +277,6 @@ class JobRequest:
     user_id: int
     kind: str
     body: dict[str, Any]
-
-
-def load_request(prediction_id: str) -> JobRequest:
-    """The stored request of a prediction: its account, kind and body exactly as it goes upstream."""
-    row = db.session.execute(
-        select(Prediction.user_id, Prediction.kind, Prediction.input).where(Prediction.id == prediction_id)
-    ).one()
-    db.session.commit()  # hold no snapshot (or connection) through the upstream call
-    return JobRequest(user_id=row.user_id, kind=row.kind, body=row.input)
 
 
 def validated_output(body: dict[str, Any], kind: str = PredictionKind.PREDICTION.value) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def test_the_webhook_is_not_part_of_the_input_sent_upstream(app, client, key, re
     created = submit(client, key, webhook=f"{receiver.url}/hook", webhook_events_filter=["start", "completed"])
     assert "webhook" not in created["input"] and "webhook_events_filter" not in created["input"]
     with app.app_context():
-        assert predictions.load_request(created["id"]).body == {**CANONICAL_BODY}
+        assert predictions.mark_running(created["id"]).body == {**CANONICAL_BODY}
 
 
 def test_a_prediction_without_a_webhook_makes_no_delivery(app, client, key):
