@@ -65,11 +65,12 @@ def expiry_date_range(today: date | None = None) -> tuple[date, date]:
     return today + timedelta(days=1), today + timedelta(days=current_app.config["KEY_MAX_LIFETIME_DAYS"])
 
 
-def expiry_problem(expires_on: date) -> str | None:
+def expiry_problem(expires_on: date, today: date | None = None) -> str | None:
     """Why `expires_on` cannot be a new key's expiry date, or None if it can."""
-    earliest, latest = expiry_date_range()
+    earliest, latest = expiry_date_range(today)
     if expires_on < earliest:
-        return f"Choose a date after today ({earliest - timedelta(days=1):%Y-%m-%d}, UTC): the key stops working at 00:00 UTC on that day."
+        return (f"Choose a date after today ({earliest - timedelta(days=1):%Y-%m-%d}, UTC): "
+                "the key stops working at 00:00 UTC on the date you choose.")
     if expires_on > latest:
         return f"Choose a date at most {current_app.config['KEY_MAX_LIFETIME_DAYS']} days ahead (by {latest:%Y-%m-%d})."
     return None

@@ -88,8 +88,8 @@ class KeyNameForm(FlaskForm):
                                                  "that does not expire.")
 
     def validate_expires_on(self, field: DateField) -> None:
-        """After today, and at most KEY_MAX_LIFETIME_DAYS ahead."""
-        problem = expiry_problem(field.data)
+        """After today, and at most KEY_MAX_LIFETIME_DAYS ahead (an unreadable date has its error already)."""
+        problem = expiry_problem(field.data) if field.data is not None else None
         if problem:
             raise ValidationError(problem)
 
