@@ -131,4 +131,5 @@ def test_the_prediction_page_copies_the_json_names_the_key_and_cancels(browser: 
     assert other.goto(f"/account/predictions/{prediction_id}.json").status == 404
     assert other.goto(f"/account/predictions/{prediction_id}").status == 404
     other.context.close()
-    assert page.goto(f"/account/predictions/{prediction_id}.json").status == 200  # the owner's browser
+    owners = page.request.get(f"/account/predictions/{prediction_id}.json")  # the owner's browser's cookies
+    assert owners.status == 200 and owners.json()["id"] == prediction_id
