@@ -54,6 +54,7 @@ class Visit:
     who: str = "visitor"  # visitor, user (the person of `site`) or admin
     status: int = 200
     ready: str | None = None  # a selector that shows the page is rendered (pages built by scripts)
+    fits: tuple[str, ...] = ()  # elements that must fit their box too (not merely scroll inside it)
 
 
 PAGES = [
@@ -65,7 +66,7 @@ PAGES = [
     Visit("docs", "/docs", ready=".opblock"),
     Visit("docs-guide", "/docs/guide"),
     Visit("key-created", _create_key, "user"),
-    Visit("account", "/account", "user"),
+    Visit("account", "/account", "user", fits=("[data-testid=keys]",)),
     Visit("account-key-errors", _key_form_with_errors, "user"),
     Visit("confirm-revoke", "/account/keys/{key_id}/revoke", "user"),
     Visit("confirm-rotate", "/account/keys/{key_id}/rotate", "user"),
@@ -75,6 +76,7 @@ PAGES = [
     Visit("delete-account", "/account/delete", "user"),
     Visit("admin", "/admin", "admin"),
     Visit("admin-user", "/admin/users/{user_id}", "admin"),
+    Visit("rq-dashboard", "/admin/rq/", "admin", ready="#workers tbody tr[data-role=worker]"),  # its script fills it
 ]
 
 
@@ -86,8 +88,14 @@ def site(browser: Browser, stack: Stack) -> dict[str, Any]:
     key = register(page, username)
     submitted = api(stack, key, "POST", "/v1/predictions", json=CANONICAL_BODY)
     prediction = wait_terminal(stack, key, submitted.headers["Location"])
+    _create_key(page)  # the widest rows: a long name, and a key rotated and then revoked
+    for action in ("rotate", "revoke"):
+        page.goto("/account")
+        page.get_by_test_id("keys").locator(f"[data-testid^={action}-]").last.click()
+        page.get_by_test_id(f"confirm-{action}").click()
     page.goto("/account")
-    key_id = page.locator("[data-testid^=key-]").first.get_attribute("data-testid").removeprefix("key-")
+    active = page.get_by_test_id("keys").locator("tbody tr", has=page.locator(".badge-active")).first
+    key_id = active.get_attribute("data-testid").removeprefix("key-")
     admin_name = unique_name("wide-admin")
     create_admin(stack, admin_name)
     admin = new_page(browser, stack)
@@ -117,4 +125,7 @@ def test_no_page_scrolls_sideways(browser: Browser, stack: Stack, site: dict[str
         "[document.documentElement.scrollWidth, window.innerWidth]")
     assert viewport_width == width
     assert document_width <= viewport_width, f"{visit.name} is {document_width} px wide at {width} px"
+    for selector in visit.fits:
+        overflow = page.locator(selector).evaluate("element => element.scrollWidth - element.parentElement.clientWidth")
+        assert overflow <= 0, f"{selector} on {visit.name} is {overflow} px too wide for its box at {width} px"
     page.context.close()

@@ -173,7 +173,8 @@ def test_the_account_page_shows_expiry_and_the_expired_status(app, client, ada):
     key = shown_key(create_key(client, "dated", day.isoformat()))
     html = client.get("/account").get_data(as_text=True)
     dated = stored(app, key)
-    assert re.search(rf'data-testid="expires-{dated.id}"><time datetime="[^"]+">{day.isoformat()} 00:00 UTC<', html)
+    assert re.search(rf'data-testid="expires-{dated.id}"><time datetime="{day.isoformat()}T00:00:00\+00:00" '
+                     rf'class="wraps"><span>{day.isoformat()}</span> <span>00:00 UTC</span>', html)
     assert f'data-testid="expires-{stored(app, first).id}">never<' in html
     expire(app, key)
     html = client.get("/account").get_data(as_text=True)
