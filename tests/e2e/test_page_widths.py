@@ -76,7 +76,7 @@ PAGES = [
     Visit("delete-account", "/account/delete", "user"),
     Visit("admin", "/admin", "admin"),
     Visit("admin-user", "/admin/users/{user_id}", "admin"),
-    Visit("rq-dashboard", "/admin/rq/", "admin", ready="#workers tbody tr[data-role=worker]"),  # its script fills it
+    Visit("rq-dashboard", "/admin/rq/", "admin", ready="#queues tbody a"),  # its script fills it
 ]
 
 

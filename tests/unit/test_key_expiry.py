@@ -212,3 +212,8 @@ def test_an_expired_key_cannot_be_rotated(app, client, ada):
     assert response.status_code == 302
     assert "This key is revoked or expired" in client.get("/account").get_data(as_text=True)
     assert key_count(app) == 2
+
+
+def test_the_api_guide_explains_expiry_and_key_expired(client):
+    guide = client.get("/docs/guide").get_data(as_text=True)
+    assert "Keys and their expiry" in guide and "key_expired" in guide and "KEY_MAX_LIFETIME_DAYS" in guide
