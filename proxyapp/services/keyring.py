@@ -131,6 +131,12 @@ def revoke_key(user: User, key_id: int) -> ApiKey:
     return api_key
 
 
+def rotation_grace_end(api_key: ApiKey, now: datetime | None = None) -> datetime:
+    """When the key would stop working if rotated at `now`: never later than its own expiry."""
+    grace_end = (now or utcnow()) + timedelta(seconds=current_app.config["KEY_ROTATION_GRACE_SECONDS"])
+    return min(api_key.expires_at, grace_end) if api_key.expires_at else grace_end
+
+
 def rotate_key(user: User, key_id: int) -> Rotation:
     """Replace a usable key with a new one of the same name; the old one lasts the grace period."""
     old = find_owned_key(user, key_id)
@@ -140,9 +146,7 @@ def rotate_key(user: User, key_id: int) -> Rotation:
     now = utcnow()
     # The replacement keeps the expiry its owner chose; a grace end is no choice of theirs.
     new = issue_key(user, old.name, expires_at=None if old.rotated_at else old.expires_at)
-    grace_end = now + timedelta(seconds=current_app.config["KEY_ROTATION_GRACE_SECONDS"])
-    # Rotation never extends a key's life: an earlier expiry (chosen, or an earlier grace end) stands.
-    old.expires_at = min(old.expires_at, grace_end) if old.expires_at else grace_end
+    old.expires_at = rotation_grace_end(old, now)
     old.rotated_at = old.rotated_at or now
     db.session.commit()
     return Rotation(new=new, old=old)

@@ -3,22 +3,16 @@ so a stray click changes nothing and no JavaScript is needed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import current_app, render_template
+from flask import render_template
 from flask_login import current_user, login_required
 
-from proxyapp.models import utcnow
 from proxyapp.services import keyring
 
 
 def _confirmation(key_id: int, action: str) -> str:
     api_key = keyring.find_owned_key(current_user, key_id)
-    grace_end = utcnow() + timedelta(seconds=current_app.config["KEY_ROTATION_GRACE_SECONDS"])
-    if api_key.expires_at is not None:
-        grace_end = min(grace_end, api_key.expires_at)
     return render_template("account/confirm_key.html", action=action, key=api_key,
-                           status=keyring.key_status(api_key), grace_end=grace_end)
+                           status=keyring.key_status(api_key), grace_end=keyring.rotation_grace_end(api_key))
 
 
 @login_required

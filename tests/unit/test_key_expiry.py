@@ -69,6 +69,8 @@ def test_a_key_with_an_expiry_date_stops_at_midnight_utc_of_that_date_and_me_sho
     assert response.status_code == 200
     key = shown_key(response)
     assert stored(app, key).expires_at == datetime(day.year, day.month, day.day, tzinfo=UTC)
+    shown = re.search(r'data-testid="new-key-expiry">(.*?)</p>', response.get_data(as_text=True)).group(1)
+    assert f"{day.isoformat()} 00:00 UTC" in shown and "the expiry you chose" in shown
     me = client.get("/v1/me", headers=bearer(key)).get_json()
     assert me["key"]["expires_at"] == f"{day.isoformat()}T00:00:00.000Z"
     assert stored(app, key).rotated_at is None
@@ -76,7 +78,9 @@ def test_a_key_with_an_expiry_date_stops_at_midnight_utc_of_that_date_and_me_sho
 
 def test_a_key_without_a_date_never_expires(app, client, ada):
     _, first = ada
-    key = shown_key(create_key(client, "forever", ""))
+    response = create_key(client, "forever", "")
+    key = shown_key(response)
+    assert 'data-testid="new-key-expiry"' not in response.get_data(as_text=True)
     assert stored(app, key).expires_at is None
     assert client.get("/v1/me", headers=bearer(key)).get_json()["key"]["expires_at"] is None
     assert client.get("/v1/me", headers=bearer(first)).get_json()["key"]["expires_at"] is None
@@ -187,7 +191,9 @@ def test_the_account_page_shows_expiry_and_the_expired_status(app, client, ada):
 def test_rotation_keeps_the_chosen_expiry_for_the_new_key_and_never_extends_the_old(app, client, ada):
     day = today() + timedelta(days=3)
     old = shown_key(create_key(client, "dated", day.isoformat()))
-    new = shown_key(account_action(client, f"/account/keys/{stored(app, old).id}/rotate"))
+    rotated = account_action(client, f"/account/keys/{stored(app, old).id}/rotate")
+    new = shown_key(rotated)
+    assert "the expiry of the key it replaces" in rotated.get_data(as_text=True)
     chosen = datetime(day.year, day.month, day.day, tzinfo=UTC)
     assert stored(app, new).expires_at == chosen
     assert stored(app, old).rotated_at is not None
