@@ -119,6 +119,8 @@ class Config:
         self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
         self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
         self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
+        # An expiry chosen at key creation may lie at most this many days ahead (none: never expires).
+        self.KEY_MAX_LIFETIME_DAYS = _int(env, "KEY_MAX_LIFETIME_DAYS", 365)
         self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
         self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
         # Threads of each waitress process (the Procfile passes the same variable to waitress).
@@ -229,6 +231,7 @@ class Config:
                 raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
                                   f"got {self.PUBLIC_URL!r}")
         minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
+                    "KEY_MAX_LIFETIME_DAYS": 1,
                     "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
                     "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0}
         for name, minimum in minimums.items():

@@ -176,12 +176,16 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the key stops authenticating: the expiry its owner chose, or the end of a rotation's
+    # grace period, whichever comes first. One column, so authentication checks one time.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the key was replaced by rotation: tells a grace period from an owner's expiry.
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_keys")
 
     def is_usable(self, now: datetime | None = None) -> bool:
-        """True unless the key is revoked or past its expiry (e.g. a rotation's grace)."""
+        """True unless the key is revoked or past its expiry (its owner's, or a rotation's grace)."""
         now = now or utcnow()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 

@@ -42,12 +42,18 @@ RATE_LIMIT_HEADERS = {
     "RateLimit": "IETF draft: remaining (r) and seconds to reset (t) of the tightest policy.",
 }
 
+RESPONSE_DESCRIPTIONS = {
+    401: "HTTP 401: `unauthorized` (no key, or an unknown or revoked one), or `key_expired` (the key is past its "
+         "`expires_at`: the expiry chosen when it was created, or the end of a rotation's grace period). "
+         "Carries `WWW-Authenticate: Bearer`.",
+}
+
 
 class ErrorBodySchema(Schema):
     """The error object."""
 
     code = fields.String(required=True, metadata={"enum": sorted(set(ERROR_CODES.values()) | {
-        "too_many_pending", "https_required"})})
+        "too_many_pending", "https_required", "key_expired"})})
     message = fields.String(required=True)
     details = fields.Dict(metadata={"description": "per-field messages for validation errors"})
     request_id = fields.String(required=True)
@@ -246,8 +252,8 @@ def _components(spec: APISpec) -> None:
     for status, code in ERROR_CODES.items():
         headers = _headers("X-Request-ID", *(RATE_LIMIT_HEADERS if status == 429 else ()),
                            *(("Retry-After",) if status in (429, 503) else ()))
-        spec.components.response(code, {"description": f"HTTP {status}: `{code}`", "content": _json("Error"),
-                                        "headers": headers})
+        spec.components.response(code, {"description": RESPONSE_DESCRIPTIONS.get(status, f"HTTP {status}: `{code}`"),
+                                        "content": _json("Error"), "headers": headers})
 
 
 TAGS = [

@@ -423,6 +423,9 @@ class KeySummarySchema(Schema):
     prefix = fields.String(attribute="display_prefix", dump_only=True, metadata={"example": "pxk_KseouO2E"})
     created_at = Timestamp(dump_only=True)
     last_used_at = Timestamp(dump_only=True, allow_none=True)
+    expires_at = Timestamp(dump_only=True, allow_none=True, metadata={
+        "description": "when the key stops working (the expiry chosen at creation, or the end of a rotation's "
+                       "grace period); null: it does not expire. Past it the key gets 401 `key_expired`."})
 
 
 class LimitsSchema(Schema):

@@ -6,7 +6,7 @@ from flask import g, request
 
 from proxyapp.errors import APIError
 from proxyapp.models import ApiKey, User
-from proxyapp.services.keys import find_usable_key, touch_last_used
+from proxyapp.services.keys import find_key, touch_last_used
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="proxyapp"'}
 
@@ -23,8 +23,22 @@ def resolve_api_key() -> ApiKey | None:
     """The valid key of this request, resolved once per request (None if absent or invalid)."""
     if "api_key" not in g:
         presented = presented_key()
-        g.api_key = find_usable_key(presented) if presented else None
+        g.stored_key = find_key(presented) if presented else None
+        g.api_key = g.stored_key if g.stored_key is not None and g.stored_key.is_usable() else None
     return g.api_key
+
+
+def _refusal(stored: ApiKey | None) -> APIError:
+    """The 401 for a presented key that does not authenticate: an expired one is told so."""
+    if stored is None or stored.revoked_at is not None or stored.expires_at is None:
+        return APIError(401, "The API key is not valid; it may have been mistyped or revoked.", headers=_CHALLENGE)
+    if stored.rotated_at is not None:
+        message = (f"This API key was replaced by rotation and stopped working at {stored.expires_at:%Y-%m-%d %H:%M} "
+                   "UTC, when its grace period ended; use the key that replaced it.")
+    else:
+        message = (f"This API key expired at {stored.expires_at:%Y-%m-%d %H:%M} UTC; "
+                   "create a new key on your account page.")
+    return APIError(401, message, error_code="key_expired", headers=_CHALLENGE)
 
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
@@ -38,7 +52,7 @@ def require_api_key() -> None:
         raise APIError(401, "Send your API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE)
     api_key = resolve_api_key()
     if api_key is None:
-        raise APIError(401, "The API key is not valid; it may have been mistyped or revoked.", headers=_CHALLENGE)
+        raise _refusal(g.stored_key)
     if api_key.user.is_disabled:
         raise APIError(403, "This account is disabled.")
     touch_last_used(api_key)

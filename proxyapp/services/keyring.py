@@ -1,14 +1,16 @@
-"""An account's keys over their lifetime: create (capped), rotate with a grace period, revoke.
+"""An account's keys over their lifetime: create (capped, optionally expiring), rotate with a
+grace period, revoke.
 
-Rotation issues a new key under the same name and gives the old one an expiry
-(`KEY_ROTATION_GRACE_SECONDS` away), so clients can switch over without downtime; after
-that the old key gets 401 like a revoked one.
+A key may be created with an expiry date its owner chooses (at most `KEY_MAX_LIFETIME_DAYS`
+ahead). Rotation issues a new key under the same name and expiry, and gives the old one an
+expiry `KEY_ROTATION_GRACE_SECONDS` away (or keeps its own, if sooner), so clients can switch
+over without downtime. Past its expiry a key gets 401 `key_expired`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 
 from flask import current_app
@@ -17,7 +19,7 @@ from sqlalchemy import func, or_, select
 from proxyapp.database import begin_write
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
-from proxyapp.models import ApiKey, User, utcnow
+from proxyapp.models import ApiKey, Prediction, User, utcnow
 from proxyapp.services.keys import IssuedKey, issue_key
 
 
@@ -47,9 +49,31 @@ def key_status(api_key: ApiKey, now: datetime | None = None) -> KeyStatus:
     now = now or utcnow()
     if api_key.revoked_at is not None:
         return KeyStatus.REVOKED
-    if api_key.expires_at is None:
-        return KeyStatus.ACTIVE
-    return KeyStatus.ROTATING if api_key.expires_at > now else KeyStatus.EXPIRED
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        return KeyStatus.EXPIRED
+    return KeyStatus.ROTATING if api_key.rotated_at is not None else KeyStatus.ACTIVE
+
+
+def expiry_of(expires_on: date) -> datetime:
+    """The moment a key chosen to expire on `expires_on` stops working: 00:00 UTC that day."""
+    return datetime.combine(expires_on, time(0), tzinfo=UTC)
+
+
+def expiry_date_range(today: date | None = None) -> tuple[date, date]:
+    """The earliest and latest expiry dates a new key may have (tomorrow .. KEY_MAX_LIFETIME_DAYS)."""
+    today = today or utcnow().date()
+    return today + timedelta(days=1), today + timedelta(days=current_app.config["KEY_MAX_LIFETIME_DAYS"])
+
+
+def expiry_problem(expires_on: date, today: date | None = None) -> str | None:
+    """Why `expires_on` cannot be a new key's expiry date, or None if it can."""
+    earliest, latest = expiry_date_range(today)
+    if expires_on < earliest:
+        return (f"Choose a date after today ({earliest - timedelta(days=1):%Y-%m-%d}, UTC): "
+                "the key stops working at 00:00 UTC on the date you choose.")
+    if expires_on > latest:
+        return f"Choose a date at most {current_app.config['KEY_MAX_LIFETIME_DAYS']} days ahead (by {latest:%Y-%m-%d})."
+    return None
 
 
 def list_keys(user: User) -> list[tuple[ApiKey, KeyStatus]]:
@@ -79,11 +103,13 @@ def _ensure_room_for_a_key(user: User) -> None:
         )
 
 
-def create_named_key(user: User, name: str) -> IssuedKey:
-    """Issue and store a new named key, within the per-account cap."""
+def create_named_key(user: User, name: str, expires_on: date | None = None) -> IssuedKey:
+    """Issue and store a new named key, within the per-account cap, expiring on `expires_on` if given."""
+    if expires_on is not None and (problem := expiry_problem(expires_on)):
+        raise KeyActionRefused(problem)
     begin_write()  # the key count and the insert in one write transaction
     _ensure_room_for_a_key(user)
-    issued = issue_key(user, name.strip())
+    issued = issue_key(user, name.strip(), expires_at=expiry_of(expires_on) if expires_on else None)
     db.session.commit()
     return issued
 
@@ -105,15 +131,27 @@ def revoke_key(user: User, key_id: int) -> ApiKey:
     return api_key
 
 
+def rotation_grace_end(api_key: ApiKey, now: datetime | None = None) -> datetime:
+    """When the key would stop working if rotated at `now`: never later than its own expiry."""
+    grace_end = (now or utcnow()) + timedelta(seconds=current_app.config["KEY_ROTATION_GRACE_SECONDS"])
+    return min(api_key.expires_at, grace_end) if api_key.expires_at else grace_end
+
+
 def rotate_key(user: User, key_id: int) -> Rotation:
     """Replace a usable key with a new one of the same name; the old one lasts the grace period."""
     old = find_owned_key(user, key_id)
     if not old.is_usable():
         raise KeyActionRefused("This key is revoked or expired; create a new key instead.")
     _ensure_room_for_a_key(user)
-    grace_end = utcnow() + timedelta(seconds=current_app.config["KEY_ROTATION_GRACE_SECONDS"])
-    # Rotating a key that is already rotating never extends its life.
-    old.expires_at = min(old.expires_at, grace_end) if old.expires_at else grace_end
-    new = issue_key(user, old.name)
+    now = utcnow()
+    # The replacement keeps the expiry its owner chose; a grace end is no choice of theirs.
+    new = issue_key(user, old.name, expires_at=None if old.rotated_at else old.expires_at)
+    old.expires_at = rotation_grace_end(old, now)
+    old.rotated_at = old.rotated_at or now
     db.session.commit()
     return Rotation(new=new, old=old)
+
+
+def submitting_key(prediction: Prediction) -> ApiKey | None:
+    """The key a prediction was submitted with, or None once that key is gone."""
+    return db.session.get(ApiKey, prediction.api_key_id) if prediction.api_key_id is not None else None

@@ -13,6 +13,7 @@ import secrets
 import string
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -72,26 +73,32 @@ class IssuedKey:
     plaintext: str
 
 
-def issue_key(user: User, name: str) -> IssuedKey:
-    """Create a key for the user (added to the session, not committed)."""
+def issue_key(user: User, name: str, expires_at: datetime | None = None) -> IssuedKey:
+    """Create a key for the user, expiring at `expires_at` if given (added to the session, not committed)."""
     plaintext = generate_key()
     api_key = ApiKey(
         user=user,
         name=name,
         key_hash=hash_key(plaintext),
         display_prefix=plaintext[:DISPLAY_LENGTH],
+        expires_at=expires_at,
     )
     db.session.add(api_key)
     return IssuedKey(api_key=api_key, plaintext=plaintext)
 
 
-def find_usable_key(presented: str) -> ApiKey | None:
-    """The usable key matching a presented secret, or None (malformed keys cost no query)."""
+def find_key(presented: str) -> ApiKey | None:
+    """The stored key matching a presented secret, usable or not, or None (malformed keys cost no query)."""
     if not is_well_formed(presented):
         return None
     # The owner is loaded in the same query: limits and the disabled check need no second one.
     query = select(ApiKey).options(joinedload(ApiKey.user)).where(ApiKey.key_hash == hash_key(presented))
-    api_key = db.session.scalar(query)
+    return db.session.scalar(query)
+
+
+def find_usable_key(presented: str) -> ApiKey | None:
+    """The usable key matching a presented secret, or None."""
+    api_key = find_key(presented)
     if api_key is None or not api_key.is_usable():
         return None
     return api_key

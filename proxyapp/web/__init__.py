@@ -4,7 +4,7 @@ from flask import Blueprint
 
 from proxyapp.ratelimits import add_rate_limit_headers
 from proxyapp.services.two_factor import status as two_factor_status
-from proxyapp.web import account, second_factor, two_factor, usage, views
+from proxyapp.web import account, key_actions, prediction_page, second_factor, two_factor, usage, views
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
 from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
@@ -30,11 +30,15 @@ bp.add_url_rule("/account", view_func=account.account)
 bp.add_url_rule("/account/keys", view_func=account.create_key, methods=["POST"])
 bp.add_url_rule("/account/keys/<int:key_id>/revoke", view_func=account.revoke_key, methods=["POST"])
 bp.add_url_rule("/account/keys/<int:key_id>/rotate", view_func=account.rotate_key, methods=["POST"])
+bp.add_url_rule("/account/keys/<int:key_id>/revoke", view_func=key_actions.confirm_revoke, methods=["GET"])
+bp.add_url_rule("/account/keys/<int:key_id>/rotate", view_func=key_actions.confirm_rotate, methods=["GET"])
 bp.add_url_rule("/account/webhooks/secret/rotate", view_func=account.rotate_webhook_secret, methods=["POST"])
 bp.add_url_rule("/account/webhooks/test", view_func=account.send_webhook_test, methods=["POST"])
 bp.add_url_rule("/account/usage", view_func=usage.usage)
 bp.add_url_rule("/account/predictions", view_func=usage.predictions)
-bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
+bp.add_url_rule("/account/predictions/<prediction_id>", view_func=prediction_page.prediction)
+bp.add_url_rule("/account/predictions/<prediction_id>.json", view_func=prediction_page.prediction_json)
+bp.add_url_rule("/account/predictions/<prediction_id>/cancel", view_func=prediction_page.cancel_prediction, methods=["POST"])
 bp.add_url_rule("/account/sessions/end", view_func=account.sign_out_everywhere, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=failures_limited(account.password), methods=["GET", "POST"])
 bp.add_url_rule("/account/two-factor", view_func=failures_limited(two_factor.enrol), endpoint="two_factor_enrol",

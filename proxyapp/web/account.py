@@ -10,7 +10,6 @@ from proxyapp.services import keyring
 from proxyapp.services.accounts import WrongPassword, change_password, delete_account
 from proxyapp.services.login_sessions import end_all_sessions, live_sessions
 from proxyapp.services.overview import account_overview
-from proxyapp.services.predictions import get_owned_prediction
 from proxyapp.services.webhooks.emit import send_test_event
 from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
 from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm
@@ -45,7 +44,7 @@ def create_key() -> ResponseReturnValue:
     form = KeyNameForm()
     if form.validate_on_submit():
         try:
-            return show_new_key(keyring.create_named_key(current_user, form.name.data))
+            return show_new_key(keyring.create_named_key(current_user, form.name.data, form.expires_on.data))
         except keyring.KeyActionRefused as refusal:
             form.name.errors.append(str(refusal))
     return _account_page(form, 422)
@@ -88,12 +87,6 @@ def send_webhook_test() -> ResponseReturnValue:
         flash("A test event is queued; its delivery shows in the list below.", "info")
         return _back_to_account()
     return _account_page(KeyNameForm(formdata=None), 422, webhook_form=form)
-
-
-@login_required
-def prediction(prediction_id: str) -> str:
-    """One prediction with its input and output (patient data: the owner only, 404 otherwise)."""
-    return render_template("prediction.html", prediction=get_owned_prediction(current_user, prediction_id))
 
 
 @login_required

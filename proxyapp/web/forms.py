@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, URLField
+from wtforms import DateField, EmailField, PasswordField, StringField, URLField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from proxyapp.services.accounts import (
@@ -15,6 +15,7 @@ from proxyapp.services.accounts import (
     normalize_username,
     username_exists,
 )
+from proxyapp.services.keyring import expiry_date_range, expiry_problem
 from proxyapp.services.passwords import MAX_PASSWORD_LENGTH, password_problem
 from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config
 
@@ -78,10 +79,25 @@ class LoginForm(FlaskForm):
 
 
 class KeyNameForm(FlaskForm):
-    """The name of a new API key."""
+    """The name of a new API key, and an optional expiry date."""
 
     name = StringField("Key name", validators=[DataRequired(), Length(max=MAX_KEY_NAME_LENGTH)],
                        render_kw={"autocomplete": "off", "placeholder": "e.g. production, laptop, ci"})
+    expires_on = DateField("Expires on (optional)", validators=[Optional()],
+                           invalid_value_message="Enter the date as YYYY-MM-DD, or leave it empty for a key "
+                                                 "that does not expire.")
+
+    def validate_expires_on(self, field: DateField) -> None:
+        """After today, and at most KEY_MAX_LIFETIME_DAYS ahead (an unreadable date has its error already)."""
+        problem = expiry_problem(field.data) if field.data is not None else None
+        if problem:
+            raise ValidationError(problem)
+
+    @staticmethod
+    def expiry_bounds() -> tuple[str, str]:
+        """The earliest and latest expiry dates, as the date input's `min` and `max`."""
+        earliest, latest = expiry_date_range()
+        return earliest.isoformat(), latest.isoformat()
 
 
 class ChangePasswordForm(FlaskForm):

@@ -79,7 +79,9 @@ def test_create_rotate_with_grace_and_revoke_keys(page: Page, stack):
     page.goto("/account")
     expect(key_row(page, "ci")).to_contain_text("active")
 
-    key_row(page, "ci").get_by_role("button", name="Rotate").click()
+    key_row(page, "ci").get_by_role("link", name="Rotate").click()
+    expect(page.get_by_test_id("confirm-consequence")).to_contain_text("keeps working until")
+    page.get_by_role("button", name="Rotate key").click()
     rotated_key = shown_key(page)
     rotated_at = time.monotonic()
     expect(page.get_by_test_id("rotation-note")).to_contain_text("keeps working")
@@ -92,12 +94,14 @@ def test_create_rotate_with_grace_and_revoke_keys(page: Page, stack):
 
     time.sleep(max(0.0, ROTATION_GRACE_SECONDS + 0.5 - (time.monotonic() - rotated_at)))
     expired = api(stack, ci_key)
-    assert expired.status_code == 401 and expired.json()["error"]["code"] == "unauthorized"
+    assert expired.status_code == 401 and expired.json()["error"]["code"] == "key_expired"
+    assert "replaced by rotation" in expired.json()["error"]["message"]
     assert api(stack, rotated_key).status_code == 200
     page.reload()
     expect(page.get_by_test_id("keys")).to_contain_text("expired")
 
-    key_row(page, "ci").get_by_role("button", name="Revoke").click()
+    key_row(page, "ci").get_by_role("link", name="Revoke").click()
+    page.get_by_role("button", name="Revoke key").click()
     expect(page.get_by_role("status").first).to_contain_text("is revoked")
     assert api(stack, rotated_key).status_code == 401
     screenshot(page, "08-account-revoked")
@@ -183,7 +187,8 @@ def test_account_pages_work_without_javascript(browser, stack):
     page.get_by_role("button", name="Create key").click()
     shown_key(page)
     page.goto("/account")
-    key_row(page, "no-js").get_by_role("button", name="Revoke").click()
+    key_row(page, "no-js").get_by_role("link", name="Revoke").click()
+    page.get_by_role("button", name="Revoke key").click()
     expect(key_row(page, "no-js")).to_contain_text("revoked")
     page.get_by_test_id("sign-out").click()
     expect(page.get_by_role("navigation").get_by_role("link", name="Sign in")).to_be_visible()

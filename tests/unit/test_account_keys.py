@@ -42,7 +42,8 @@ def test_account_page_lists_keys_with_name_prefix_dates_and_status(client, ada):
     assert page.headers["Cache-Control"] == "no-store"
     assert "default" in html and f"{key[:12]}…" in html and key not in html
     assert "badge-active" in html and "1 of 3 usable keys" in html
-    assert re.search(r'data-testid="last-used-\d+"><time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC<', html)
+    assert re.search(r'data-testid="last-used-\d+"><time datetime="[^"]+" class="wraps"><span>\d{4}-\d\d-\d\d</span> '
+                     r'<span>\d\d:\d\d UTC</span>', html)
 
 
 def test_create_named_key_shows_it_once_and_it_works(app, client, ada):

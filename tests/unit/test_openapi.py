@@ -115,3 +115,11 @@ def test_the_guide_is_rendered_from_the_repository_markdown(client):
     assert "<h2>Lifecycle</h2>" in html and "<h2>Backoff</h2>" in html
     assert "Webhook(secret).verify" in html
     assert 'href="/docs/guide"' in client.get("/docs").get_data(as_text=True)
+
+
+def test_key_expiry_is_documented(document):
+    key = document["components"]["schemas"]["KeySummary"]["properties"]["expires_at"]
+    assert key["nullable"] is True and "key_expired" in key["description"]
+    assert "key_expired" in document["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"]
+    assert "key_expired" in document["components"]["responses"]["unauthorized"]["description"]
+    assert document["paths"]["/v1/me"]["get"]["responses"]["401"] == {"$ref": "#/components/responses/unauthorized"}

@@ -1,4 +1,7 @@
 // Copy buttons: <button data-copy-target="element-id">. The only script on our pages.
+// A button that is useless without this script is rendered `hidden`; shown once it runs.
+for (const button of document.querySelectorAll("[data-copy-target][hidden]")) button.hidden = false;
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy-target]");
   if (!button) return;
