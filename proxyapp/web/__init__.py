@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from proxyapp.ratelimits import add_rate_limit_headers
-from proxyapp.web import account, views
+from proxyapp.web import account, account_security, recovery, views
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
 from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
@@ -21,6 +21,10 @@ bp.add_url_rule("/", view_func=views.index)
 bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
 bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
+bp.add_url_rule("/forgot-password", view_func=per_ip_and_username(recovery.forgot_limit, recovery.forgot_password),
+                methods=["GET", "POST"])
+bp.add_url_rule("/reset-password/<token>", "reset_password", recovery.reset_password_page, methods=["GET", "POST"])
+bp.add_url_rule("/verify-email/<token>", view_func=recovery.verify_email, methods=["GET", "POST"])
 
 bp.add_url_rule("/account", view_func=account.account)
 bp.add_url_rule("/account/keys", view_func=account.create_key, methods=["POST"])
@@ -30,5 +34,9 @@ bp.add_url_rule("/account/webhooks/secret/rotate", view_func=account.rotate_webh
 bp.add_url_rule("/account/webhooks/test", view_func=account.send_webhook_test, methods=["POST"])
 bp.add_url_rule("/account/predictions/<prediction_id>", view_func=account.prediction)
 bp.add_url_rule("/account/sessions/end", view_func=account.sign_out_everywhere, methods=["POST"])
+bp.add_url_rule("/account/sessions/<int:session_id>/end", "end_session", account_security.end_session,
+                methods=["POST"])
+bp.add_url_rule("/account/email", view_func=failures_limited(account_security.email), methods=["GET", "POST"])
+bp.add_url_rule("/account/email/verify", view_func=account_security.resend_verification, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=failures_limited(account.password), methods=["GET", "POST"])
 bp.add_url_rule("/account/delete", view_func=failures_limited(account.delete), methods=["GET", "POST"])
