@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.links import public_origin, public_url_for
-from proxyapp.models import User, utcnow
+from proxyapp.models import AccountToken, User, utcnow
 from proxyapp.services.account_tokens import (
     TokenPurpose,
     TokenRefused,
@@ -83,19 +83,25 @@ def _verification_mail(user: User, link: str) -> str:
             "If you did not add this address to an account, ignore this mail.\n")
 
 
+def _open_link(token: str) -> tuple[AccountToken, User]:
+    """A usable verification link and its account; superseded once the account's email has changed since."""
+    row = find_token(TokenPurpose.VERIFY_EMAIL, token)
+    user = db.session.get(User, row.user_id)
+    if user.email != row.email:
+        raise TokenRefused("superseded")
+    return row, user
+
+
 def verification_email(token: str) -> str:
     """The address a verification link would confirm; raises TokenRefused."""
-    return find_token(TokenPurpose.VERIFY_EMAIL, token).email or ""
+    return _open_link(token)[0].email or ""
 
 
 def confirm_email(token: str) -> User:
     """Use a verification link: its address becomes the account's verified email (if still current)."""
     with refusal_rolls_back():
         begin_write()
-        row = find_token(TokenPurpose.VERIFY_EMAIL, token)
-        user = db.session.get(User, row.user_id)
-        if user.email != row.email:
-            raise TokenRefused("superseded")
+        row, user = _open_link(token)
         spend_token(row)
     user.email_verified_at = utcnow()
     db.session.commit()
