@@ -8,11 +8,15 @@ import re
 from datetime import timedelta
 
 import pytest
+from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
 from proxyapp.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.models import AccountToken, AuditEvent, User, UserSession, utcnow
+from proxyapp.queue import get_queue
 from proxyapp.services.mail import MailNotSent
 from proxyapp.services.passwords import verify_password
 from tests.conftest import PASSWORD, csrf_token
@@ -253,6 +257,16 @@ class TestSmtpDown:
         logged = caplog.text + str(raised.value) + "".join(str(record.__dict__) for record in caplog.records)
         assert "example.org" not in logged.replace("proxy.example.org", "")
         assert "Ada@Example.org".lower() not in logged.lower() and token_hash not in logged
+
+
+    def test_a_worker_schedules_the_failed_mail_again(self, app, client, ada, monkeypatch):
+        ask_reset(client, "ada")
+        monkeypatch.setattr("workers.context._app", app)
+        with app.app_context():
+            queue = get_queue()
+            SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+            (job_id,) = ScheduledJobRegistry(queue=queue).get_job_ids()
+            assert queue.fetch_job(job_id).retries_left == 2
 
 
 class TestWithoutSmtp:
