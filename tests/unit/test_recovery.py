@@ -20,6 +20,7 @@ from proxyapp.queue import get_queue
 from proxyapp.services.mail import MailNotSent
 from proxyapp.services.passwords import verify_password
 from tests.conftest import PASSWORD, csrf_token
+from tests.databases import DATABASE_KINDS, temporary_database
 from tests.mailbox import Mailbox, body_of, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs
 from tests.webforms import quick_env, sign_in, submit
@@ -287,3 +288,27 @@ class TestWithoutSmtp:
         app.config["OPERATOR_CONTACT"] = "it-help@clinic.example"
         text = client.get("/forgot-password").get_data(as_text=True)
         assert 'href="mailto:it-help@clinic.example"' in text
+
+
+class TestOnEachDatabase:
+    @pytest.fixture(params=DATABASE_KINDS)
+    def app_env(self, request, tmp_path, redis_url, mailbox):
+        """Tokens are compared, spent and expired in SQL: on SQLite and on PostgreSQL."""
+        with temporary_database(request.param, tmp_path) as database_url:
+            yield quick_env(tmp_path, redis_url, DATABASE_URL=database_url, SMTP_URL=mailbox.url,
+                            MAIL_FROM="noreply@proxy.example.org", PUBLIC_URL=PUBLIC)
+
+    def test_a_link_works_once_spends_the_others_and_expires(self, app, client, ada, monkeypatch, mailbox):
+        signed_in = app.test_client()
+        sign_in(signed_in, "ada")
+        first = path_of(reset_link(app, client, monkeypatch, mailbox, "ada@example.org"))
+        second = path_of(reset_link(app, client, monkeypatch, mailbox))
+        assert choose(client, first).status_code == 302
+        assert signed_in.get("/account").status_code == 302
+        assert client.get(first).status_code == 410 and client.get(second).status_code == 410
+        third = path_of(reset_link(app, client, monkeypatch, mailbox))
+        with app.app_context():
+            db.session.execute(update(AccountToken).where(AccountToken.used_at.is_(None))
+                               .values(expires_at=utcnow() - timedelta(seconds=1)))
+            db.session.commit()
+        assert "This link has expired" in client.get(third).get_data(as_text=True)
