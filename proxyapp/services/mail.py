@@ -38,7 +38,11 @@ def _connect(smtp: SmtpSettings, timeout: float) -> smtplib.SMTP:
         return smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
     client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
     if smtp.security == "starttls":
-        client.starttls(context=context)
+        try:
+            client.starttls(context=context)  # refused or failed: never carry on in plain text
+        except BaseException:
+            client.close()
+            raise
     return client
 
 

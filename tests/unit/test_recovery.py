@@ -17,9 +17,9 @@ from proxyapp.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.models import AccountToken, AuditEvent, User, UserSession, utcnow
 from proxyapp.queue import get_queue
-from proxyapp.services.mail import MailNotSent
+from proxyapp.services.mail import MailNotSent, send_mail
 from proxyapp.services.passwords import verify_password
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import PASSWORD, built_app, csrf_token
 from tests.databases import DATABASE_KINDS, temporary_database
 from tests.mailbox import Mailbox, body_of, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs
@@ -312,3 +312,13 @@ class TestOnEachDatabase:
                                .values(expires_at=utcnow() - timedelta(seconds=1)))
             db.session.commit()
         assert "This link has expired" in client.get(third).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("scheme", "error"), [("smtps", "SSLError"), ("smtp+starttls", "SMTPNotSupportedError")])
+def test_tls_schemes_never_fall_back_to_plain_text(tmp_path, redis_url, monkeypatch, mailbox, scheme, error):
+    """Against a server without TLS, smtps:// and smtp+starttls:// fail; nothing goes out unencrypted."""
+    env = quick_env(tmp_path, redis_url, SMTP_URL=f"{scheme}://127.0.0.1:{mailbox.port}", MAIL_FROM="a@proxy.test")
+    with built_app(env, tmp_path, monkeypatch) as application, application.app_context(), \
+            pytest.raises(MailNotSent, match=error):
+        send_mail("ada@example.org", "Subject", "Body")
+    assert mailbox.messages == []
