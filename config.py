@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from urllib.parse import urlsplit
+from email.utils import parseaddr
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -116,6 +118,15 @@ class Config:
         # Administrators must turn on two-factor sign-in (TOTP) before /admin opens (on in production).
         self.REQUIRE_ADMIN_2FA = _bool(env, "REQUIRE_ADMIN_2FA", self.DEFAULT_REQUIRE_ADMIN_2FA)
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
+        # account recovery: mail through SMTP_URL (smtp://, smtp+starttls://, smtps://; see parse_smtp_url)
+        # from MAIL_FROM. Unset: no mail; the forgot-password page points people to the operator.
+        self.SMTP_URL = env.get("SMTP_URL") or None
+        self.MAIL_FROM = env.get("MAIL_FROM") or None
+        self.SMTP_TIMEOUT = _float(env, "SMTP_TIMEOUT", 10.0)
+        self.PASSWORD_RESET_MINUTES = _int(env, "PASSWORD_RESET_MINUTES", 30)
+        self.EMAIL_VERIFY_HOURS = _int(env, "EMAIL_VERIFY_HOURS", 24)
+        # Forgot-password requests per client IP and, separately, per username or email asked about.
+        self.FORGOT_PASSWORD_RATE_LIMIT = env.get("FORGOT_PASSWORD_RATE_LIMIT", "5/hour")
         self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
         self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
         self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
@@ -230,10 +241,12 @@ class Config:
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
                 raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
                                   f"got {self.PUBLIC_URL!r}")
+        _validate_mail_settings(self)
         minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
                     "KEY_MAX_LIFETIME_DAYS": 1,
                     "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
-                    "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0}
+                    "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0,
+                    "PASSWORD_RESET_MINUTES": 1, "EMAIL_VERIFY_HOURS": 1}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
@@ -315,6 +328,48 @@ def _validate_job_settings(config: Config) -> None:
             raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")
     if config.UPSTREAM_BACKOFF_BASE < 0:
         raise ConfigError(f"UPSTREAM_BACKOFF_BASE must not be negative, got {config.UPSTREAM_BACKOFF_BASE!r}")
+
+
+class SmtpSettings(NamedTuple):
+    """Where and how mail is sent, parsed from SMTP_URL."""
+
+    host: str
+    port: int
+    security: str  # "none", "starttls" (upgrade after connecting) or "tls" (implicit TLS)
+    username: str | None
+    password: str | None
+
+
+SMTP_SCHEMES = {"smtp": ("none", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """`smtp[+starttls]|smtps://[user[:password]@]host[:port]` (user and password percent-encoded)."""
+    parts = urlsplit(url)
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise ConfigError(f"SMTP_URL must look like smtps://user:password@mail.example.org:465 (schemes: "
+                          f"{', '.join(s + '://' for s in SMTP_SCHEMES)}), got a value it cannot use")
+    security, default_port = SMTP_SCHEMES[parts.scheme]
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise ConfigError("SMTP_URL has a port that is not a number from 1 to 65535") from None
+    return SmtpSettings(parts.hostname, port, security, unquote(parts.username) if parts.username else None,
+                        unquote(parts.password) if parts.password else None)
+
+
+def _validate_mail_settings(config: Config) -> None:
+    """SMTP_URL must parse (the message never repeats it: it may hold a password); MAIL_FROM goes with it."""
+    if config.SMTP_URL is None:
+        return
+    smtp = parse_smtp_url(config.SMTP_URL)
+    if not config.MAIL_FROM or "@" not in parseaddr(config.MAIL_FROM)[1]:
+        raise ConfigError("MAIL_FROM must be an address such as 'Proxy <noreply@example.org>' when SMTP_URL is set")
+    if config.ENV_NAME == "production" and smtp.security == "none" and smtp.password \
+            and smtp.host not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError("SMTP_URL sends its password unencrypted to another host: use smtps:// or smtp+starttls://")
+    if config.SMTP_TIMEOUT <= 0:
+        raise ConfigError(f"SMTP_TIMEOUT must be positive, got {config.SMTP_TIMEOUT!r}")
 
 
 def _scaled_limit(limit: str, factor: int) -> str:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from limits import parse_many
 
 from proxyapp.admin.forms import MAX_PENDING_CAP
 from proxyapp.crypto import reencrypt_all, reencrypt_signing_keys, reencrypt_two_factor_secrets
+from proxyapp.links import links_from
 from proxyapp.models import User
 from proxyapp.ops.commands import predictions, purge_command
 from proxyapp.services import admin, two_factor
 from proxyapp.services.accounts import InvalidCredentials, UsernameTaken, create_admin, find_user
+from proxyapp.services.passwords import password_problem
+from proxyapp.services.recovery import create_reset_link, set_password_by_operator
 
 users = AppGroup("users", help="Manage accounts.")
 
@@ -84,6 +87,31 @@ def enable_command(username: str) -> None:
     """Re-enable a disabled account (audited)."""
     admin.set_disabled(None, _account(username), False)
     click.echo(f"{username} is enabled.")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--link", is_flag=True, help="Print a one-time reset link (needs PUBLIC_URL) instead of setting a password.")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
+def reset_password_command(username: str, link: bool, password_stdin: bool) -> None:
+    """Set USERNAME's password (asked for twice), or print a one-time reset link.
+
+    Either way every session of the account ends once the password changes, and the
+    audit trail records it. The person chooses the password themselves with --link.
+    """
+    user = _account(username)
+    if link:
+        if not current_app.config.get("PUBLIC_URL"):
+            raise click.ClickException("set PUBLIC_URL (the origin people open) to print a link")
+        with links_from(None):
+            click.echo(create_reset_link(user, audited=True))
+        return
+    password = _password_from(password_stdin)
+    problem = password_problem(password, user.username)
+    if problem:
+        raise click.ClickException(problem)
+    set_password_by_operator(user, password)
+    click.echo(f"The password of {user.username} is set; every session of the account has ended.")
 
 
 def _rate_limit(value: str) -> str | None:

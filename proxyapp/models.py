@@ -104,6 +104,8 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str | None] = mapped_column(String(254))
+    # Set when the person opened a verification link sent to `email`; reset mail goes only to a verified one.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_disabled: Mapped[bool] = mapped_column(default=False)
@@ -135,6 +137,24 @@ class UserSession(db.Model):
     # Written at most once a minute (see proxyapp.services.login_sessions.TOUCH_INTERVAL).
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     device: Mapped[str] = mapped_column(String(64), default="")  # "Firefox on Linux", not the raw User-Agent
+    # The client address at sign-in (personal data: shown to the account's owner only, gone with the row).
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+
+
+class AccountToken(db.Model):
+    """A single-use link sent by mail (password reset, email verification). Only the SHA-256 of
+    its random token is stored, so a copy of the database opens nothing."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # proxyapp.services.account_tokens.TokenPurpose
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))  # the address a verification link confirms
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TwoFactor(db.Model):

@@ -77,7 +77,7 @@ def _add_headers(response: Response) -> Response:
 def validate_limits(app: Flask) -> None:
     """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
     for name in ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT",
-                 "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT"):
+                 "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT", "FORGOT_PASSWORD_RATE_LIMIT"):
         try:
             parse_many(app.config[name])
         except ValueError:

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from proxyapp.admin import views
+from proxyapp.admin import recovery, views
 from proxyapp.web.sessions import no_store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -14,3 +14,5 @@ bp.add_url_rule("/users/<int:user_id>", view_func=views.user)
 bp.add_url_rule("/users/<int:user_id>/disable", view_func=views.disable, methods=["POST"])
 bp.add_url_rule("/users/<int:user_id>/enable", view_func=views.enable, methods=["POST"])
 bp.add_url_rule("/users/<int:user_id>/limits", view_func=views.limits, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/reset-link", view_func=recovery.reset_link, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/reset-mail", view_func=recovery.reset_mail, methods=["POST"])

@@ -25,6 +25,10 @@ class AuditAction(str, Enum):
     TWO_FACTOR_DISABLED = "two_factor.disabled"
     RECOVERY_CODE_USED = "two_factor.recovery_code_used"
     RECOVERY_CODES_REGENERATED = "two_factor.recovery_codes_regenerated"
+    PASSWORD_RESET = "user.password_reset"  # with a reset link (the person is the actor)
+    PASSWORD_SET = "user.password_set"  # by the operator's command
+    PASSWORD_RESET_LINK = "user.password_reset_link"  # a one-time link handed out by an operator
+    PASSWORD_RESET_MAILED = "user.password_reset_mailed"  # a reset mail an administrator sent
 
 
 def record_event(actor: User | None, action: AuditAction, target: User | None,

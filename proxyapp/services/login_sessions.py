@@ -56,7 +56,7 @@ def _live(now: datetime) -> tuple:
     return UserSession.created_at > now - absolute, UserSession.last_seen_at > now - idle - TOUCH_INTERVAL
 
 
-def open_session(user: User, user_agent: str | None) -> str:
+def open_session(user: User, user_agent: str | None, ip_address: str | None = None) -> str:
     """Record a sign-in (and the account's last sign-in time); returns the token for the cookie.
 
     The account's expired rows go in the same write, so rows never pile up.
@@ -67,7 +67,8 @@ def open_session(user: User, user_agent: str | None) -> str:
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id,
                                                  or_(*(~condition for condition in _live(now)))))
     db.session.add(UserSession(user_id=user.id, token_hash=hash_token(token), created_at=now, last_seen_at=now,
-                               device=describe_device(user_agent)[:64]))
+                               device=describe_device(user_agent)[:64],
+                               ip_address=ip_address[:45] if ip_address else None))
     user.last_login_at = now
     db.session.commit()
     return token
@@ -107,6 +108,15 @@ def end_all_sessions(user: User) -> None:
     begin_write()
     delete_sessions(user)
     db.session.commit()
+
+
+def end_own_session(user: User, session_id: int) -> bool:
+    """End one session of the account by its id; False if the account has no such session."""
+    begin_write()
+    ended = db.session.execute(delete(UserSession).where(UserSession.id == session_id,
+                                                         UserSession.user_id == user.id)).rowcount
+    db.session.commit()
+    return ended == 1
 
 
 def live_sessions(user: User) -> list[UserSession]:

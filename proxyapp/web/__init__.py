@@ -4,7 +4,17 @@ from flask import Blueprint
 
 from proxyapp.ratelimits import add_rate_limit_headers
 from proxyapp.services.two_factor import status as two_factor_status
-from proxyapp.web import account, key_actions, prediction_page, second_factor, two_factor, usage, views
+from proxyapp.web import (
+                          account,
+                          account_security,
+                          key_actions,
+                          prediction_page,
+                          recovery,
+                          second_factor,
+                          two_factor,
+                          usage,
+                          views,
+)
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
 from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
@@ -25,6 +35,10 @@ bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET
 bp.add_url_rule("/login/code", view_func=failures_limited(second_factor.login_code, second_factor.pending_username),
                 methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
+bp.add_url_rule("/forgot-password", view_func=per_ip_and_username(recovery.forgot_limit, recovery.forgot_password),
+                methods=["GET", "POST"])
+bp.add_url_rule("/reset-password/<token>", "reset_password", recovery.reset_password_page, methods=["GET", "POST"])
+bp.add_url_rule("/verify-email/<token>", view_func=recovery.verify_email, methods=["GET", "POST"])
 
 bp.add_url_rule("/account", view_func=account.account)
 bp.add_url_rule("/account/keys", view_func=account.create_key, methods=["POST"])
@@ -40,6 +54,10 @@ bp.add_url_rule("/account/predictions/<prediction_id>", view_func=prediction_pag
 bp.add_url_rule("/account/predictions/<prediction_id>.json", view_func=prediction_page.prediction_json)
 bp.add_url_rule("/account/predictions/<prediction_id>/cancel", view_func=prediction_page.cancel_prediction, methods=["POST"])
 bp.add_url_rule("/account/sessions/end", view_func=account.sign_out_everywhere, methods=["POST"])
+bp.add_url_rule("/account/sessions/<int:session_id>/end", "end_session", account_security.end_session,
+                methods=["POST"])
+bp.add_url_rule("/account/email", view_func=failures_limited(account_security.email), methods=["GET", "POST"])
+bp.add_url_rule("/account/email/verify", view_func=account_security.resend_verification, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=failures_limited(account.password), methods=["GET", "POST"])
 bp.add_url_rule("/account/two-factor", view_func=failures_limited(two_factor.enrol), endpoint="two_factor_enrol",
                 methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, session
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
 from proxyapp.extensions import login_manager
@@ -43,7 +44,7 @@ def load_session_user(user_id: str) -> User | None:
 def start_session(user: User) -> None:
     """Sign the user in on a fresh session (nothing carried over from before login)."""
     _end_server_side()
-    token = login_sessions.open_session(user, request.user_agent.string)
+    token = login_sessions.open_session(user, request.user_agent.string, get_remote_address())
     session.clear()
     session.permanent = True
     login_user(user, remember=False)

@@ -6,6 +6,7 @@ from flask import Response, flash, make_response, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 
 from proxyapp.services.accounts import UsernameTaken, authenticate, register_user
+from proxyapp.services.email_verification import request_verification
 from proxyapp.services.keyring import Rotation
 from proxyapp.services.keys import IssuedKey
 from proxyapp.services.two_factor import is_enrolled
@@ -38,6 +39,7 @@ def register() -> ResponseReturnValue:
             form.username.errors.append("This username is taken.")
         else:
             start_session(registration.user)
+            request_verification(registration.user)
             return remember_device(show_new_key(registration.first_key, first=True), registration.user.username)
     return render_template("register.html", form=form), form_status()
 
