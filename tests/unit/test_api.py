@@ -173,3 +173,44 @@ def test_cancel_queued_then_409_when_finished(client, accounts):
     again = client.post(f"/v1/predictions/{created['id']}/cancel", headers=bearer(key))
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "conflict"
+
+
+def _predictions_in_every_state() -> list:
+    from datetime import timedelta
+
+    from proxyapp.models import Prediction, utcnow
+
+    now = utcnow()
+    events = {"predictions": [[{"code": "E11.9", "system": "ICD10CM", "display": "T2DM"}] * 3] * 2}
+    common = {"user_id": 1, "api_key_id": 1, "kind": "prediction", "input": dict(CANONICAL_BODY),
+              "created_at": now, "attempts": 0, "runs": 0, "cached": False}
+    return [
+        Prediction(id="01J0000000000000000000000A", status="queued", **common),
+        Prediction(id="01J0000000000000000000000B", status="running", **{**common, "attempts": 1, "runs": 1},
+                   started_at=now + timedelta(milliseconds=12)),
+        Prediction(id="01J0000000000000000000000C", status="succeeded", output=events, upstream_ms=480,
+                   batch_id="01J000000000000000000000BA", started_at=now, completed_at=now + timedelta(seconds=1),
+                   **{**common, "attempts": 2, "runs": 1}),
+        Prediction(id="01J0000000000000000000000D", status="failed", error_code="upstream_timeout",
+                   error_message="The upstream did not answer in time.", completed_at=now, **common),
+        Prediction(id="01J0000000000000000000000E", status="succeeded", output={"embedding": [0.5, -1.0, 0.0]},
+                   **{**common, "kind": "embedding", "input": {"history": CANONICAL_BODY["history"]}, "cached": True}),
+        Prediction(id="01J0000000000000000000000F", status="canceled", completed_at=now, **{**common, "input": None}),
+    ]
+
+
+@pytest.mark.parametrize("schema_name", ["PredictionSchema", "PredictionSummarySchema"])
+def test_the_direct_dump_equals_marshmallows_field_by_field_dump(app, schema_name):
+    """PredictionSchema builds its output directly; the result is exactly what marshmallow's own dump makes."""
+    from marshmallow import Schema
+
+    from proxyapp import schemas
+
+    schema = getattr(schemas, schema_name)()
+    with app.test_request_context(base_url="https://proxy.example.org"):
+        objects = _predictions_in_every_state()
+        for prediction in objects:
+            assert schema.dump(prediction) == Schema.dump(schema, prediction)
+        assert schema.dump(objects, many=True) == Schema.dump(schema, objects, many=True)
+        page = schemas.PredictionPageSchema().dump({"data": objects, "next_cursor": None})
+        assert page["data"] == Schema.dump(schemas.PredictionSchema(), objects, many=True)
