@@ -135,8 +135,13 @@ class Config:
         self.TRUSTED_HOSTS = None
         # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # The source commit of this build, for /metrics' proxyapp_build_info (e.g. set by the image build).
+        self.BUILD_COMMIT = env.get("BUILD_COMMIT") or None
         self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
         self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
+        # Seconds RQ keeps a finished prediction job (id and one-word outcome, no patient data) for
+        # rq-dashboard's "Finished" figure; 0 deletes it at once.
+        self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 3600)
         self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
         self.UPSTREAM_MAX_ATTEMPTS = _int(env, "UPSTREAM_MAX_ATTEMPTS", 5)
         self.UPSTREAM_DEADLINE = _float(env, "UPSTREAM_DEADLINE", self.JOB_TIMEOUT * 0.75)
@@ -227,7 +232,8 @@ class Config:
                                   f"got {self.PUBLIC_URL!r}")
         minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
                     "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
-                    "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0}
+                    "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0,
+                    "FINISHED_JOB_TTL": 0}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
