@@ -21,6 +21,7 @@ class AuditAction(str, Enum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     LIMITS_CHANGED = "user.limits_changed"
+    KEY_REVOKED = "key.revoked"
 
 
 def record_event(actor: User | None, action: AuditAction, target: User | None,

@@ -15,6 +15,7 @@ from sqlalchemy import case, func, select
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, PredictionStatus, User, utcnow
 from proxyapp.services.deployment import (
+    SOURCE_ERRORS,
     circuit_state,
     failure_counts,
     live_workers,
@@ -91,3 +92,12 @@ def system_figures(now: datetime | None = None) -> SystemFigures:
         upstream_circuit=circuit_state().value,
         top_accounts=top_accounts(now - USAGE_WINDOW),
     )
+
+
+def read_system_figures() -> SystemFigures | None:
+    """The figures, or None when the database or Redis does not answer (the admin page says so)."""
+    try:
+        return system_figures()
+    except SOURCE_ERRORS:
+        db.session.rollback()
+        return None
