@@ -141,7 +141,7 @@ class Config:
         self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
         # Seconds RQ keeps a finished prediction job (id and one-word outcome, no patient data) for
         # rq-dashboard's "Finished" figure; 0 deletes it at once.
-        self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 3600)
+        self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 600)
         self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
         self.UPSTREAM_MAX_ATTEMPTS = _int(env, "UPSTREAM_MAX_ATTEMPTS", 5)
         self.UPSTREAM_DEADLINE = _float(env, "UPSTREAM_DEADLINE", self.JOB_TIMEOUT * 0.75)

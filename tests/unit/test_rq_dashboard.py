@@ -149,7 +149,7 @@ def test_every_page_leads_back_to_admin_and_says_what_finished_counts(admin_clie
         html = admin_client.get(f"{URL_PREFIX}{path}").get_data(as_text=True)
         assert html.count('data-testid="proxyapp-bar"') == 1, path
         assert '<a href="/admin" data-testid="back-to-admin"' in html
-        assert "ended less than 1 hour ago" in html and "FINISHED_JOB_TTL" in html
+        assert "ended less than 10 minutes ago" in html and "FINISHED_JOB_TTL" in html
     assert "proxyapp-bar" not in admin_client.get(f"{URL_PREFIX}/0/data/queues.json").get_data(as_text=True)
 
 
