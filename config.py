@@ -7,6 +7,7 @@ named by `APP_ENV` from a mapping (normally `os.environ`), so tests pass their o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -38,6 +39,19 @@ def redis_client_options(socket_timeout: float) -> dict:
         # health-check PING before use: that is a round trip on the request path.
         "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     }
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+def contact_link(contact: str) -> str | None:
+    """The href for OPERATOR_CONTACT (`mailto:` for an address, the URL itself), or None if it is neither."""
+    if _EMAIL.match(contact):
+        return f"mailto:{contact}"
+    parts = urlsplit(contact)
+    if parts.scheme in ("http", "https") and parts.hostname and not any(c.isspace() for c in contact):
+        return contact
+    return None
 
 
 class ConfigError(Exception):
@@ -133,6 +147,10 @@ class Config:
         # from the request's Host header. In production, requests naming another host are refused.
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "").rstrip("/") or None
         self.TRUSTED_HOSTS = None
+        # Who runs this installation and how to reach them (an email address or an https URL): shown on
+        # the landing and privacy pages. Unset, the pages say that no operator is named.
+        self.OPERATOR_NAME = (env.get("OPERATOR_NAME") or "").strip() or None
+        self.OPERATOR_CONTACT = (env.get("OPERATOR_CONTACT") or "").strip() or None
         # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         # The source commit of this build, for /metrics' proxyapp_build_info (e.g. set by the image build).
@@ -230,6 +248,8 @@ class Config:
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
                 raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
                                   f"got {self.PUBLIC_URL!r}")
+        if self.OPERATOR_CONTACT is not None and contact_link(self.OPERATOR_CONTACT) is None:
+            raise ConfigError(f"OPERATOR_CONTACT must be an email address or an http(s) URL, got {self.OPERATOR_CONTACT!r}")
         minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
                     "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
                     "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0,

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from proxyapp.ratelimits import add_rate_limit_headers
-from proxyapp.web import account, views
+from proxyapp.web import account, privacy, views
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
 from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
@@ -16,8 +16,10 @@ bp.after_request(add_rate_limit_headers)  # Retry-After on the 429 page of the l
 bp.add_app_template_filter(format_time, "time")
 bp.add_app_template_filter(format_duration, "duration")
 bp.add_app_template_filter(focus_field)
+bp.app_context_processor(privacy.trust_context)
 
 bp.add_url_rule("/", view_func=views.index)
+bp.add_url_rule("/privacy", view_func=privacy.privacy)
 bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
 bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
