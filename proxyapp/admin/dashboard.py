@@ -26,8 +26,8 @@ DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-
                  "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                  "frame-ancestors 'none'")
 CSRF_COOKIE = "_csrf_token"  # dashboard.js copies this cookie into an X-CSRFToken header on its POSTs
-GET_THAT_CHANGES_STATE = "rq_dashboard.requeue_all"
-BODY_TAG = "<body>"  # its buttons POST; refusing GET stops link-driven CSRF
+GET_THAT_CHANGES_STATE = "rq_dashboard.requeue_all"  # its buttons POST; refusing GET stops link-driven CSRF
+BODY_TAG = "<body>"  # every dashboard page has exactly one; the admin bar goes right after it
 
 
 class JSONWorker(Worker):
