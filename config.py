@@ -7,6 +7,7 @@ named by `APP_ENV` from a mapping (normally `os.environ`), so tests pass their o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from email.utils import parseaddr
@@ -40,6 +41,19 @@ def redis_client_options(socket_timeout: float) -> dict:
         # health-check PING before use: that is a round trip on the request path.
         "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     }
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+def contact_link(contact: str) -> str | None:
+    """The href for OPERATOR_CONTACT (`mailto:` for an address, the URL itself), or None if it is neither."""
+    if _EMAIL.match(contact):
+        return f"mailto:{contact}"
+    parts = urlsplit(contact)
+    if parts.scheme in ("http", "https") and parts.hostname and not any(c.isspace() for c in contact):
+        return contact
+    return None
 
 
 class ConfigError(Exception):
@@ -149,10 +163,19 @@ class Config:
         # from the request's Host header. In production, requests naming another host are refused.
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or "").rstrip("/") or None
         self.TRUSTED_HOSTS = None
+        # Who runs this installation and how to reach them (an email address or an https URL): shown on
+        # the landing and privacy pages. Unset, the pages say that no operator is named.
+        self.OPERATOR_NAME = (env.get("OPERATOR_NAME") or "").strip() or None
+        self.OPERATOR_CONTACT = (env.get("OPERATOR_CONTACT") or "").strip() or None
         # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # The source commit of this build, for /metrics' proxyapp_build_info (e.g. set by the image build).
+        self.BUILD_COMMIT = env.get("BUILD_COMMIT") or None
         self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
         self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
+        # Seconds RQ keeps a finished prediction job (id and one-word outcome, no patient data) for
+        # rq-dashboard's "Finished" figure; 0 deletes it at once.
+        self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 600)
         self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
         self.UPSTREAM_MAX_ATTEMPTS = _int(env, "UPSTREAM_MAX_ATTEMPTS", 5)
         self.UPSTREAM_DEADLINE = _float(env, "UPSTREAM_DEADLINE", self.JOB_TIMEOUT * 0.75)
@@ -242,11 +265,13 @@ class Config:
                 raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
                                   f"got {self.PUBLIC_URL!r}")
         _validate_mail_settings(self)
+        if self.OPERATOR_CONTACT is not None and contact_link(self.OPERATOR_CONTACT) is None:
+            raise ConfigError(f"OPERATOR_CONTACT must be an email address or an http(s) URL, got {self.OPERATOR_CONTACT!r}")
         minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
                     "KEY_MAX_LIFETIME_DAYS": 1,
                     "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
                     "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0,
-                    "PASSWORD_RESET_MINUTES": 1, "EMAIL_VERIFY_HOURS": 1}
+                    "PASSWORD_RESET_MINUTES": 1, "EMAIL_VERIFY_HOURS": 1, "FINISHED_JOB_TTL": 0}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")

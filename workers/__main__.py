@@ -23,13 +23,14 @@ from proxyapp import create_app
 from proxyapp.embedded_redis import wait_for_redis
 from proxyapp.logs import configure_logging
 from workers.context import set_app
+from workers.joblog import JobLoggingQueue, JobLoggingWorker
 from workers.slots import SlotPool, SlotWorker, run_slot_until_done
 from workers.upkeep import start_upkeep
 
 log = logging.getLogger("workers")
 
 
-class ForkingPredictionWorker(Worker):
+class ForkingPredictionWorker(JobLoggingWorker, Worker):
     """Forks a work horse per job; remembers a stop request so a Redis outage can be told apart."""
 
     stop_asked = False
@@ -46,11 +47,11 @@ def worker_connection(app: Flask) -> Redis:
 
 
 def _queue(app: Flask, connection: Redis) -> Queue:
-    return Queue(app.config["QUEUE_NAME"], connection=connection, serializer=JSONSerializer)
+    return JobLoggingQueue(app.config["QUEUE_NAME"], connection=connection, serializer=JSONSerializer)
 
 
 def _worker_options(app: Flask) -> dict:
-    return {"serializer": JSONSerializer,
+    return {"serializer": JSONSerializer, "queue_class": JobLoggingQueue,
             "maintenance_interval": app.config["WORKER_MAINTENANCE_INTERVAL"],
             "job_monitoring_interval": app.config["WORKER_MONITORING_INTERVAL"]}
 

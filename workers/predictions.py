@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Callable
 
 from flask import current_app
+from rq import get_current_job
 
+from proxyapp.logs import bind_log_fields, log_fields
 from proxyapp.models import PredictionKind
 from proxyapp.queue import batched_writes, get_redis, redis_key
 from proxyapp.services import cache, holding, leases, predictions
 from proxyapp.services.circuit import CircuitBreaker, CircuitOpenError
 from proxyapp.services.retrying import RetryPolicy, call_with_retries
-from proxyapp.services.upstream import UpstreamClient, UpstreamError
+from proxyapp.services.upstream import UpstreamClient, UpstreamError, UpstreamResult
 from workers.context import get_app, get_upstream
+from workers.joblog import job_log_fields
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,9 @@ class RunEnded(Exception):
 
 def run(prediction_id: str) -> str:
     """Run one prediction to a terminal state; unexpected exceptions propagate to RQ."""
-    with get_app().app_context():
+    job = get_current_job()
+    fields = {**(job_log_fields(job) if job is not None else {}), "prediction_id": prediction_id}
+    with log_fields(**fields), get_app().app_context():
         return execute(prediction_id, get_upstream())
 
 
@@ -46,12 +53,13 @@ def execute(prediction_id: str, client: UpstreamClient) -> str:
 
 def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: UpstreamClient) -> str:
     call = client.embed if job.kind == PredictionKind.EMBEDDING else client.predict
+    attempts = itertools.count(1)
     try:
         result, calls = call_with_retries(
-            lambda within: call(job.body, within=within),
+            _logging_failures(lambda within: call(job.body, within=within)),
             RetryPolicy.from_config(current_app.config),
             breaker(job.user_id),
-            before_call=lambda: _count_attempt(prediction_id),
+            before_call=lambda: _count_attempt(prediction_id, next(attempts)),
         )
     except RunEnded:
         return "discarded"
@@ -68,17 +76,32 @@ def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: Ups
     if not predictions.mark_succeeded(prediction_id, output, calls.upstream_ms):
         return "discarded"
     cache.store(job.user_id, job.kind, job.body, output)
+    log.info("prediction succeeded", extra={"upstream_ms": calls.upstream_ms})
     return "succeeded"
 
 
 def _fail(prediction_id: str, error: UpstreamError, upstream_ms: int | None) -> str:
-    predictions.mark_failed(prediction_id, error.code.value, error.message, upstream_ms)
+    if predictions.mark_failed(prediction_id, error.code.value, error.message, upstream_ms):
+        # The code only: an upstream's message may quote the request, which is patient data.
+        log.warning("prediction failed", extra={"error_code": error.code.value, "upstream_ms": upstream_ms})
     return "failed"
 
 
-def _count_attempt(prediction_id: str) -> None:
+def _count_attempt(prediction_id: str, attempt: int) -> None:
     if not predictions.record_attempt(prediction_id):
         raise RunEnded()
+    bind_log_fields(attempt=attempt)  # this run's upstream call number, on the lines that follow
+
+
+def _logging_failures(call: Callable[[float], UpstreamResult]) -> Callable[[float], UpstreamResult]:
+    """The upstream call, logging each failed attempt's error code before the retry loop sees it."""
+    def attempt(within: float) -> UpstreamResult:
+        try:
+            return call(within)
+        except UpstreamError as error:
+            log.info("upstream call failed", extra={"error_code": error.code.value, "transient": error.is_transient})
+            raise
+    return attempt
 
 
 def breaker(user_id: int | None = None) -> CircuitBreaker:

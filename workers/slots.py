@@ -24,12 +24,14 @@ from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 
+from workers.joblog import JobLoggingWorker
+
 log = logging.getLogger("workers")
 # A heartbeat within this many seconds of the last one adds nothing (the TTL is minutes).
 HEARTBEAT_COALESCE_SECONDS = 1.0
 
 
-class SlotWorker(SimpleWorker):
+class SlotWorker(JobLoggingWorker, SimpleWorker):
     """An RQ worker that runs in a thread of a `SlotPool` and stops when the pool does."""
 
     death_penalty_class = TimerDeathPenalty

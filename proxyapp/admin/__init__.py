@@ -1,8 +1,8 @@
-"""Admin pages (administrators only): accounts, their limits, the audit trail; routing table."""
+"""Admin pages (administrators only): the system overview, accounts, their limits and keys, the audit trail; routing table."""
 
 from flask import Blueprint
 
-from proxyapp.admin import recovery, views
+from proxyapp.admin import keys, recovery, views
 from proxyapp.web.sessions import no_store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -16,3 +16,4 @@ bp.add_url_rule("/users/<int:user_id>/enable", view_func=views.enable, methods=[
 bp.add_url_rule("/users/<int:user_id>/limits", view_func=views.limits, methods=["POST"])
 bp.add_url_rule("/users/<int:user_id>/reset-link", view_func=recovery.reset_link, methods=["POST"])
 bp.add_url_rule("/users/<int:user_id>/reset-mail", view_func=recovery.reset_mail, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/keys/<int:key_id>/revoke", view_func=keys.revoke_key, methods=["POST"])

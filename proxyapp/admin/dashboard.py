@@ -4,6 +4,7 @@ rq-dashboard 0.9 is a Flask blueprint configured through `RQ_DASHBOARD_REDIS_URL
 module-level serializer setting; both are set here from the app's REDIS_URL and RQ's
 JSON serializer. It has no authentication of its own and delete/requeue buttons, so in
 the app it sits behind the admin login and CSRF check, and alone it binds 127.0.0.1 only.
+In the app each page also opens with a link back to /admin and a note on its "Finished" count.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import rq_dashboard
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import generate_csrf
 from rq import Worker
 from rq.serializers import JSONSerializer
@@ -26,6 +27,7 @@ DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-
                  "frame-ancestors 'none'")
 CSRF_COOKIE = "_csrf_token"  # dashboard.js copies this cookie into an X-CSRFToken header on its POSTs
 GET_THAT_CHANGES_STATE = "rq_dashboard.requeue_all"  # its buttons POST; refusing GET stops link-driven CSRF
+BODY_TAG = "<body>"  # every dashboard page has exactly one; the admin bar goes right after it
 
 
 class JSONWorker(Worker):
@@ -67,7 +69,19 @@ def _dashboard_headers(response: Response) -> Response:
     if response.status_code == 200 and response.mimetype == "text/html":
         response.set_cookie(CSRF_COOKIE, generate_csrf(), path=URL_PREFIX, samesite="Strict", httponly=False,
                             secure=current_app.config["SESSION_COOKIE_SECURE"])
+        _add_admin_bar(response)
     return response
+
+
+def _add_admin_bar(response: Response) -> None:
+    """Open the page with a link back to /admin and what its "Finished jobs" figure counts.
+
+    rq-dashboard's templates have no block for this, and replacing one of them would mean
+    keeping a copy in step with every release; its pages all open `<body>`, so the bar goes there.
+    """
+    page = response.get_data(as_text=True)
+    if BODY_TAG in page:
+        response.set_data(page.replace(BODY_TAG, BODY_TAG + render_template("admin/_rq_bar.html"), 1))
 
 
 def mount_rq_dashboard(app: Flask) -> None:

@@ -11,7 +11,8 @@ from proxyapp.extensions import login_manager
 from proxyapp.models import User
 from proxyapp.services import admin
 from proxyapp.services.audit import recent_events
-from proxyapp.services.keyring import count_usable_keys
+from proxyapp.services.figures import read_system_figures
+from proxyapp.services.keyring import count_usable_keys, list_keys
 from proxyapp.services.two_factor import must_enrol
 
 
@@ -29,21 +30,22 @@ def require_admin() -> ResponseReturnValue | None:
 
 
 def index() -> str:
-    """Accounts (search, pages) and the latest audit events."""
+    """The system overview, accounts (search, pages) and the latest audit events."""
     search = request.args.get("q", "")
     page = request.args.get("page", 1, type=int)
     return render_template("admin/index.html", users=admin.list_users(search, page), search=search,
-                           events=recent_events())
+                           events=recent_events(), figures=read_system_figures())
 
 
 def user(user_id: int) -> ResponseReturnValue:
-    """One account: status, limits, keys, and what admins did to it."""
+    """One account: status, limits, keys (each revocable), and what admins did to it."""
     return _user_page(admin.get_user(user_id), None)
 
 
 def _user_page(account: User, form: LimitsForm | None, status: int = 200) -> ResponseReturnValue:
     page = render_template("admin/user.html", account=account, form=form or LimitsForm.for_user(account),
-                           usable_keys=count_usable_keys(account), events=recent_events(target=account))
+                           usable_keys=count_usable_keys(account), keys=list_keys(account),
+                           events=recent_events(target=account))
     return page, status
 
 

@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 
+from proxyapp.metrics.build import register_build_info
 from proxyapp.metrics.collector import DeploymentCollector
 from proxyapp.metrics.http import HttpMetrics, init_http_metrics
 
@@ -26,6 +27,7 @@ def init_metrics(app: Flask) -> None:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     registry.register(DeploymentCollector())
+    register_build_info(registry, app.config.get("BUILD_COMMIT"))
     app.extensions["metrics"] = AppMetrics(registry, HttpMetrics(registry))
     init_http_metrics(app)
 

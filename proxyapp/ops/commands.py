@@ -9,35 +9,20 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from proxyapp.services.deployment import (
-    SOURCE_ERRORS,
-    circuit_state,
-    failure_counts,
-    live_workers,
-    pending_figures,
-    prediction_counts,
-    queue_depth,
-)
+from proxyapp.services.deployment import SOURCE_ERRORS
+from proxyapp.services.figures import SystemFigures, system_figures
 from proxyapp.services.reconcile import purge_expired_results, recover_lost_predictions
 from proxyapp.services.webhooks.deliveries import purge_old_deliveries
 
 predictions = AppGroup("predictions", help="Inspect and repair the prediction queue.")
 
 
-def _stats() -> dict:
-    """Every figure an operator looks at first, from the database and Redis."""
-    return {
-        "predictions": prediction_counts(),
-        "failures": failure_counts(),
-        "oldest_queued_age_seconds": round(pending_figures().oldest_queued_age, 1),
-        "queue_depth": queue_depth(),
-        "live_workers": live_workers(),
-        "upstream_circuit": circuit_state().value,
-    }
-
-
 def _pairs(counts: dict[str, int]) -> str:
     return "  ".join(f"{name} {count}" for name, count in counts.items()) or "none"
+
+
+def _busiest(figures: SystemFigures) -> str:
+    return "  ".join(f"{usage.username} {usage.predictions}" for usage in figures.top_accounts) or "none"
 
 
 @predictions.command("stats")
@@ -45,22 +30,25 @@ def _pairs(counts: dict[str, int]) -> str:
 def stats_command(as_json: bool) -> None:
     """Counts by status, the queue, workers, the circuit.
 
-    Predictions by status, failures by error code, jobs waiting and the oldest queued
-    prediction's age, live workers, and the upstream circuit breaker's state.
+    Predictions by status (all, and submitted in the last hour), failures by error code,
+    the accounts that submitted most in the last 24 hours, jobs waiting and the oldest
+    queued prediction's age, live workers, and the upstream circuit breaker's state.
     """
     try:
-        stats = _stats()
+        figures = system_figures()
     except SOURCE_ERRORS as error:
         raise click.ClickException(f"the database or Redis did not answer ({type(error).__name__})") from None
     if as_json:
-        click.echo(json.dumps(stats))
+        click.echo(json.dumps(figures.as_dict()))
         return
-    click.echo(f"predictions  {_pairs(stats['predictions'])}")
-    click.echo(f"failures     {_pairs(stats['failures'])}")
-    click.echo(f"queue        {stats['queue_depth']} jobs waiting; the oldest queued prediction has waited "
-               f"{stats['oldest_queued_age_seconds']:g} s")
-    click.echo(f"workers      {stats['live_workers']} live")
-    click.echo(f"upstream     circuit {stats['upstream_circuit']}")
+    click.echo(f"predictions  {_pairs(figures.predictions)}")
+    click.echo(f"last hour    {_pairs(figures.last_hour)}")
+    click.echo(f"failures     {_pairs(figures.failures)}")
+    click.echo(f"busiest 24 h {_busiest(figures)}")
+    click.echo(f"queue        {figures.queue_depth} jobs waiting; the oldest queued prediction has waited "
+               f"{figures.oldest_queued_age_seconds:g} s")
+    click.echo(f"workers      {figures.live_workers} live")
+    click.echo(f"upstream     circuit {figures.upstream_circuit}")
 
 
 @predictions.command("requeue-stuck")

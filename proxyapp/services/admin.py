@@ -8,8 +8,9 @@ from sqlalchemy import select
 from proxyapp.database import begin_write
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
-from proxyapp.models import User
+from proxyapp.models import ApiKey, User, utcnow
 from proxyapp.services.audit import AuditAction, record_event
+from proxyapp.services.keyring import find_owned_key
 
 USERS_PER_PAGE = 25
 
@@ -62,3 +63,19 @@ def set_limits(actor: User | None, target: User, rate_limit: str | None, max_pen
     target.rate_limit, target.max_pending = rate_limit, max_pending
     record_event(actor, AuditAction.LIMITS_CHANGED, target, changes)
     db.session.commit()
+
+
+def revoke_key(actor: User | None, target: User, key_id: int) -> ApiKey:
+    """Revoke one of the account's keys at once (it gets 401 from now on); the account stays as it is.
+
+    404 for a key of another account; revoking a revoked key changes nothing and audits nothing.
+    """
+    api_key = find_owned_key(target, key_id)
+    if api_key.revoked_at is not None:
+        return api_key
+    begin_write()
+    api_key.revoked_at = utcnow()
+    record_event(actor, AuditAction.KEY_REVOKED, target,
+                 {"key": {"from": f"{api_key.name} ({api_key.display_prefix}…)", "to": "revoked"}})
+    db.session.commit()
+    return api_key

@@ -29,6 +29,7 @@ class AuditAction(str, Enum):
     PASSWORD_SET = "user.password_set"  # by the operator's command
     PASSWORD_RESET_LINK = "user.password_reset_link"  # a one-time link handed out by an operator
     PASSWORD_RESET_MAILED = "user.password_reset_mailed"  # a reset mail an administrator sent
+    KEY_REVOKED = "key.revoked"
 
 
 def record_event(actor: User | None, action: AuditAction, target: User | None,

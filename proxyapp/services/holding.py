@@ -60,8 +60,7 @@ def hold_back(prediction_id: str) -> bool:
     get_redis().set(held_key(prediction_id), job_id,
                     ex=int(delay + config["JOB_LEASE_SECONDS"] + 4 * config["RECONCILE_INTERVAL_SECONDS"] + 60))
     get_queue().enqueue_in(timedelta(seconds=delay), PREDICTION_JOB, prediction_id, job_id=job_id,
-                           job_timeout=config["JOB_TIMEOUT"], result_ttl=0, failure_ttl=7 * 24 * 3600,
-                           description=f"prediction {prediction_id} (held: circuit open)")
+                           **predictions.job_options(f"prediction {prediction_id} (held: circuit open)"))
     log.info("upstream circuit open: prediction held back %.1f s", delay, extra={"prediction_id": prediction_id})
     return True
 

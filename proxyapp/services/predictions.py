@@ -21,6 +21,7 @@ from sqlalchemy.engine import Row
 from proxyapp.database import begin_write, end_reads
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
+from proxyapp.logs import current_request_id
 from proxyapp.metrics.shared import record_finished
 from proxyapp.models import (
     ApiKey,
@@ -42,6 +43,7 @@ from proxyapp.services.webhooks.events import WebhookEvent, WebhookTarget, wants
 
 log = logging.getLogger(__name__)
 QUEUE_DOWN_RETRY_AFTER = 5
+FAILED_JOB_TTL = 7 * 24 * 3600  # a failed job (an unexpected exception) stays in RQ's failed registry a week
 
 
 def create_prediction(api_key: ApiKey, payload: dict[str, Any], idempotency_key: str | None = None, *,
@@ -159,16 +161,23 @@ def watch(prediction_id: str, seconds: float, poll_seconds: float = 1.0) -> Iter
 
 def enqueue_prediction(prediction_id: str) -> None:
     """Put the prediction's job on the queue, addressed by dotted path and keyed by its id."""
+    get_queue().enqueue(PREDICTION_JOB, prediction_id, job_id=prediction_id,
+                        **job_options(f"prediction {prediction_id}"))
+
+
+def job_options(description: str) -> dict[str, Any]:
+    """RQ options of a prediction job: its timeout, how long RQ keeps it once ended, the submitting request.
+
+    A finished job stays in RQ's finished registry for FINISHED_JOB_TTL seconds (rq-dashboard's
+    "Finished" count); what RQ keeps is the job's id, its argument (the prediction id) and the
+    one-word outcome it returns, never patient data. The request id lets the worker's log
+    lines name the request that submitted the prediction.
+    """
     config = current_app.config
-    get_queue().enqueue(
-        PREDICTION_JOB,
-        prediction_id,
-        job_id=prediction_id,
-        job_timeout=config["JOB_TIMEOUT"],
-        result_ttl=0,
-        failure_ttl=7 * 24 * 3600,
-        description=f"prediction {prediction_id}",
-    )
+    request_id = current_request_id()
+    return {"job_timeout": config["JOB_TIMEOUT"], "result_ttl": config["FINISHED_JOB_TTL"],
+            "failure_ttl": FAILED_JOB_TTL, "description": description,
+            "meta": {"request_id": request_id} if request_id else None}
 
 
 def get_owned_prediction(user: User, prediction_id: str) -> Prediction:

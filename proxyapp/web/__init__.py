@@ -9,6 +9,7 @@ from proxyapp.web import (
                           account_security,
                           key_actions,
                           prediction_page,
+                          privacy,
                           recovery,
                           second_factor,
                           two_factor,
@@ -28,8 +29,10 @@ bp.add_app_template_filter(format_time, "time")
 bp.add_app_template_filter(format_duration, "duration")
 bp.add_app_template_filter(focus_field)
 bp.add_app_template_global(two_factor_status, "two_factor_status")
+bp.app_context_processor(privacy.trust_context)
 
 bp.add_url_rule("/", view_func=views.index)
+bp.add_url_rule("/privacy", view_func=privacy.privacy)
 bp.add_url_rule("/register", view_func=per_ip_and_username(register_limit, views.register), methods=["GET", "POST"])
 bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET", "POST"])
 bp.add_url_rule("/login/code", view_func=failures_limited(second_factor.login_code, second_factor.pending_username),

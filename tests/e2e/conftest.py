@@ -42,6 +42,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # Every browser signs in from 127.0.0.1; the limits themselves are unit-tested.
         "LOGIN_RATE_LIMIT": "1000/minute",
         "REGISTER_RATE_LIMIT": "1000/hour",
+        "OPERATOR_NAME": "Clínica Norte IT",
+        "OPERATOR_CONTACT": "privacy@clinica-norte.example",
     }
     with EmbeddedRedis() as redis_url, \
             Stack(Path(tmp_path_factory.mktemp("e2e")), redis_url, workers=1, env=env) as running:

@@ -90,6 +90,8 @@ def test_custom_upstream_needs_its_key_in_every_environment():
         ({"STRICT_CODES": "maybe"}, "STRICT_CODES"),
         ({"UPSTREAM_AUTH_SCHEME": "Basic"}, "UPSTREAM_AUTH_SCHEME"),
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT"),
+        ({"FINISHED_JOB_TTL": "-1"}, "FINISHED_JOB_TTL"),
+        ({"FINISHED_JOB_TTL": "an hour"}, "FINISHED_JOB_TTL"),
     ],
 )
 def test_invalid_values_name_the_variable(env, name):

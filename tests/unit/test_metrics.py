@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import platform
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import config as app_config
 from proxyapp import create_app
 from proxyapp.embedded_redis import free_port
 from proxyapp.extensions import db
+from proxyapp.metrics.build import PYPROJECT, project_version
 from proxyapp.metrics.shared import observe_upstream_call, record_finished
 from proxyapp.services.deployment import circuit_breaker
 from proxyapp.services.upstream import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
@@ -220,3 +223,18 @@ def test_metrics_are_served_when_redis_is_down_and_say_so(app_env, tmp_path, mon
     assert value(samples, "proxyapp_metrics_source_up", source="database") == 1
     assert value(samples, "proxyapp_predictions_pending", status="queued") == 0
     assert value(samples, "proxyapp_queue_depth") is None
+
+
+def test_build_info_names_the_version_python_and_commit(app_env, tmp_path, monkeypatch, client):
+    samples = scrape(client)
+    labels = {"version": project_version(), "python_version": platform.python_version(), "commit": "unknown"}
+    assert project_version() == tomllib.loads(PYPROJECT.read_text())["project"]["version"] != "unknown"
+    assert value(samples, "proxyapp_build_info", **labels) == 1.0
+    built = other_app(app_env, tmp_path, monkeypatch, BUILD_COMMIT="0a1b2c3")
+    assert value(scrape(built.test_client()), "proxyapp_build_info", **{**labels, "commit": "0a1b2c3"}) == 1.0
+
+
+def test_build_info_says_unknown_when_pyproject_cannot_be_read(tmp_path):
+    assert project_version(tmp_path / "missing.toml") == "unknown"
+    (tmp_path / "broken.toml").write_text("[project\n")
+    assert project_version(tmp_path / "broken.toml") == "unknown"

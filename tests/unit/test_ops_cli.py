@@ -118,14 +118,22 @@ class TestPredictions:
         add_prediction(app, user_id, "succeeded", finished_ago=timedelta(0))
         for code in ("upstream_timeout", "upstream_timeout", "worker_lost"):
             add_prediction(app, user_id, "failed", finished_ago=timedelta(0), error_code=code)
+        quiet_id, _ = accounts.create("quiet")
+        add_prediction(app, quiet_id, "succeeded", age=timedelta(hours=2), finished_ago=timedelta(hours=2))
+        add_prediction(app, quiet_id, "succeeded", age=timedelta(days=2), finished_ago=timedelta(days=2))
         stats = json.loads(invoke(app, "predictions", "stats", "--json").output)
-        assert stats["predictions"] == {"queued": 2, "running": 0, "succeeded": 1, "failed": 3, "canceled": 0}
+        assert stats["predictions"] == {"queued": 2, "running": 0, "succeeded": 3, "failed": 3, "canceled": 0}
+        assert stats["last_hour"] == {"queued": 2, "running": 0, "succeeded": 1, "failed": 3, "canceled": 0}
         assert stats["failures"] == {"upstream_timeout": 2, "worker_lost": 1}
         assert 90 <= stats["oldest_queued_age_seconds"] < 120
         assert (stats["queue_depth"], stats["live_workers"], stats["upstream_circuit"]) == (0, 0, "closed")
+        busiest, quiet = stats["top_accounts"]
+        assert (busiest["user_id"], busiest["predictions"], busiest["failed"]) == (user_id, 6, 3)
+        assert quiet == {"user_id": quiet_id, "username": "quiet", "predictions": 1, "failed": 0}
         lines = invoke(app, "predictions", "stats").output.splitlines()
-        assert lines[0].split() == ["predictions", "queued", "2", "running", "0", "succeeded", "1", "failed", "3",
+        assert lines[0].split() == ["predictions", "queued", "2", "running", "0", "succeeded", "3", "failed", "3",
                                     "canceled", "0"]
+        assert lines[1].split()[:2] == ["last", "hour"] and lines[3].split()[-2:] == ["quiet", "1"]
         assert lines[-1] == "upstream     circuit closed"
 
     def test_requeue_stuck_re_enqueues_lost_predictions_and_fails_hopeless_ones(self, app, client, accounts):

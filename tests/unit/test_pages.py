@@ -67,7 +67,7 @@ def pages(app, client, accounts):
         db.session.commit()
         prediction_id = prediction.id
     html = {"landing": client.get("/"), "register": client.get("/register"), "login": client.get("/login"),
-            "login-error": sign_in(client, "ada", "wrong password"), "missing": client.get("/nowhere")}
+            "privacy": client.get("/privacy"), "login-error": sign_in(client, "ada", "wrong password"), "missing": client.get("/nowhere")}
     sign_in(client, "ada")
     html |= {"account": client.get("/account"), "key-created": account_action(client, "/account/keys", {"name": "x"}),
              "key-error": account_action(client, "/account/keys", {"name": ""}),
@@ -86,7 +86,7 @@ def pages(app, client, accounts):
 
 
 def test_every_page_uses_the_layout_our_own_assets_no_inline_script_and_labels(pages):
-    assert len(pages) == 17
+    assert len(pages) == 18
     for name, html in pages.items():
         audit = PageAudit(html)
         assert audit.has_skip_link and 'class="site-header"' in html, name

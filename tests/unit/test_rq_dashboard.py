@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -10,12 +11,15 @@ from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+import workers.predictions
 from proxyapp.admin.dashboard import CSRF_COOKIE, URL_PREFIX
 from proxyapp.admin.dashboard_server import standalone_app
 from proxyapp.queue import get_queue, get_redis
 from proxyapp.services.accounts import create_admin
 from tests.conftest import CANONICAL_BODY, PASSWORD, bearer
+from tests.unit.test_jobs import FakeUpstream
 from tests.webforms import quick_env, sign_in
+from workers import context
 
 # What a job saw of the dashboard while it ran (see peek_at_workers_tab).
 _seen_while_running: dict[str, object] = {}
@@ -117,3 +121,71 @@ def test_the_standalone_dashboard_uses_redis_url_and_refuses_other_sites(standal
     assert deleted.get_json() == {"status": "OK"} and queue.get_job_ids() == []
     with app.app_context():
         assert not get_redis().exists("rq:job:doomed")
+
+
+def finished_count(client: FlaskClient, queue: Queue) -> int:
+    queues = client.get(f"{URL_PREFIX}/0/data/queues.json").get_json()["queues"]
+    return next(q for q in queues if q["name"] == queue.name)["finished_job_registry_count"]
+
+
+def submit_marked(client: FlaskClient, accounts, marker: str) -> str:
+    _, key = accounts.create()
+    body = {**CANONICAL_BODY, "history": [*CANONICAL_BODY["history"],
+                                          {"code": "E11", "system": "ICD10CM", "display": f"Diabetes {marker}"}]}
+    response = client.post("/v1/predictions", json=body, headers=bearer(key))
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+@pytest.fixture
+def fake_upstream(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prediction jobs run in this process against a scripted upstream."""
+    monkeypatch.setattr(workers.predictions, "get_upstream", lambda: FakeUpstream())
+    context.set_app(app)
+
+
+def test_every_page_leads_back_to_admin_and_says_what_finished_counts(admin_client):
+    for path in ("/", "/0/view/workers", "/0/view/jobs"):
+        html = admin_client.get(f"{URL_PREFIX}{path}").get_data(as_text=True)
+        assert html.count('data-testid="proxyapp-bar"') == 1, path
+        assert '<a href="/admin" data-testid="back-to-admin"' in html
+        assert "ended less than 10 minutes ago" in html and "FINISHED_JOB_TTL" in html
+    assert "proxyapp-bar" not in admin_client.get(f"{URL_PREFIX}/0/data/queues.json").get_data(as_text=True)
+
+
+def test_finished_prediction_jobs_are_counted_for_a_bounded_time_without_patient_data(
+        app, admin_client, accounts, queue, fake_upstream):
+    marker = f"MARKER{uuid.uuid4().hex}"
+    prediction_id = submit_marked(admin_client, accounts, marker)
+    work_off(queue)
+    assert finished_count(admin_client, queue) == 1
+    with app.app_context():
+        redis = get_redis()
+        job = queue.fetch_job(prediction_id)
+        assert job.get_status() == "finished" and job.return_value() == "succeeded"
+        assert 0 < redis.ttl(job.key) <= app.config["FINISHED_JOB_TTL"]
+        kept = [key for key in redis.scan_iter(f"rq:*{prediction_id}*")]
+        stored = [repr(redis.hgetall(key) if redis.type(key) == b"hash" else redis.xrange(key)) for key in kept
+                  if redis.type(key) in (b"hash", b"stream")]
+    assert kept and stored
+    assert all(marker not in text and "Diabetes" not in text for text in stored)
+
+
+class TestWithoutFinishedJobs:
+    @pytest.fixture
+    def app_env(self, tmp_path, redis_url):
+        return quick_env(tmp_path, redis_url, FINISHED_JOB_TTL="0")
+
+    def test_nothing_is_kept_and_the_bar_says_so(self, app, admin_client, accounts, queue, fake_upstream):
+        prediction_id = submit_marked(admin_client, accounts, "x")
+        work_off(queue)
+        assert finished_count(admin_client, queue) == 0
+        with app.app_context():
+            assert queue.fetch_job(prediction_id) is None
+        html = admin_client.get(f"{URL_PREFIX}/").get_data(as_text=True)
+        assert "RQ keeps no finished jobs here" in html and "FINISHED_JOB_TTL=0" in html
+        assert admin_client.get(f"/v1/predictions/{prediction_id}").status_code == 401  # the API wants a key
+
+
+def test_the_standalone_dashboard_has_no_admin_bar(standalone):
+    assert "proxyapp-bar" not in standalone.get("/").get_data(as_text=True)
