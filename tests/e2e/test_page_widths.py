@@ -63,6 +63,7 @@ PAGES = [
     Visit("register-errors", _register_with_errors),
     Visit("login", "/login"),
     Visit("forgot-password", "/forgot-password"),
+    Visit("privacy", "/privacy"),
     Visit("reset-link-unknown", "/reset-password/no-such-token", status=404),
     Visit("not-found", "/no-such-page", status=404),
     Visit("docs", "/docs", ready=".opblock"),
@@ -80,7 +81,7 @@ PAGES = [
     Visit("email", "/account/email", "user"),
     Visit("password", "/account/password", "user"),
     Visit("delete-account", "/account/delete", "user"),
-    Visit("admin", "/admin", "admin"),
+    Visit("admin", "/admin", "admin", fits=("form.search",)),
     Visit("admin-user", "/admin/users/{user_id}", "admin"),
     Visit("rq-dashboard", "/admin/rq/", "admin", ready="#queues tbody a"),  # its script fills it
 ]
@@ -107,7 +108,7 @@ def site(browser: Browser, stack: Stack) -> dict[str, Any]:
     admin = new_page(browser, stack)
     sign_in(admin, admin_name)
     admin.goto(f"/admin?q={username}")
-    user_link = admin.get_by_role("link", name=username).get_attribute("href")
+    user_link = admin.get_by_test_id("users").get_by_role("link", name=username).get_attribute("href")
     site = {"user": page.context.storage_state(), "admin": admin.context.storage_state(), "visitor": None,
             "key_id": key_id, "prediction_id": prediction["id"], "user_id": user_link.rsplit("/", 1)[1]}
     page.context.close()
