@@ -20,7 +20,7 @@ from proxyapp.embedded_redis import EmbeddedRedis
 from proxyapp.extensions import db
 from proxyapp.models import User
 from proxyapp.openapi import CANONICAL_EXAMPLE
-from proxyapp.services.accounts import register_user
+from proxyapp.services.accounts import create_admin, register_user
 from proxyapp.services.keys import IssuedKey, issue_key
 from tests.receivers import WebhookReceiver
 
@@ -108,6 +108,27 @@ class Accounts:
 def accounts(app: Flask) -> Accounts:
     """Create users and keys."""
     return Accounts(app)
+
+
+@pytest.fixture
+def ada(client: FlaskClient, accounts: Accounts) -> tuple[int, str]:
+    """The account `ada`, signed in on `client`: its id and first key."""
+    from tests.webforms import sign_in
+
+    user_id, key = accounts.create("ada")
+    sign_in(client, "ada")
+    return user_id, key
+
+
+@pytest.fixture
+def admin_client(app: Flask, client: FlaskClient) -> FlaskClient:
+    """`client`, signed in as the administrator `root`."""
+    from tests.webforms import sign_in
+
+    with app.app_context():
+        create_admin("root", PASSWORD)
+    sign_in(client, "root")
+    return client
 
 
 @pytest.fixture

@@ -10,21 +10,13 @@ import pytest
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, utcnow
 from tests.conftest import bearer
-from tests.webforms import account_action, quick_env, shown_key, sign_in
+from tests.webforms import account_action, quick_env, shown_key
 
 
 @pytest.fixture
 def app_env(tmp_path, redis_url):
     """A cap of three keys and a one-hour rotation grace."""
     return quick_env(tmp_path, redis_url, MAX_KEYS_PER_ACCOUNT="3", KEY_ROTATION_GRACE_SECONDS="3600")
-
-
-@pytest.fixture
-def ada(client, accounts):
-    """A signed-in account: its id and first key."""
-    user_id, key = accounts.create("ada")
-    sign_in(client, "ada")
-    return user_id, key
 
 
 def key_row(app, plaintext_or_id):

@@ -23,14 +23,6 @@ def app_env(tmp_path, redis_url):
     return quick_env(tmp_path, redis_url)
 
 
-@pytest.fixture
-def ada(client, accounts):
-    """A signed-in account: its id and first key."""
-    user_id, key = accounts.create("ada")
-    sign_in(client, "ada")
-    return user_id, key
-
-
 def add_prediction(app, user_id: int, status: str = "succeeded", **values) -> str:
     with app.app_context():
         now = utcnow()

@@ -6,7 +6,6 @@ import pytest
 
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, User
-from proxyapp.services.accounts import create_admin
 from tests.conftest import PASSWORD, bearer
 from tests.webforms import quick_env, sign_in, submit
 
@@ -15,15 +14,6 @@ from tests.webforms import quick_env, sign_in, submit
 def app_env(tmp_path, redis_url):
     """Cheap password hashing: these tests sign in a lot."""
     return quick_env(tmp_path, redis_url)
-
-
-@pytest.fixture
-def admin_client(app, client):
-    """A client signed in as the administrator `root`."""
-    with app.app_context():
-        create_admin("root", PASSWORD)
-    sign_in(client, "root")
-    return client
 
 
 def audit_rows(app) -> list[tuple[str, str, str | None, object]]:

@@ -12,9 +12,8 @@ from proxyapp.extensions import db
 from proxyapp.models import ApiKey
 from proxyapp.queue import get_redis
 from proxyapp.services import figures
-from proxyapp.services.accounts import create_admin
 from proxyapp.services.deployment import circuit_breaker
-from tests.conftest import CANONICAL_BODY, PASSWORD, bearer
+from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_admin import audit_rows
 from tests.unit.test_ops_cli import add_prediction
 from tests.webforms import quick_env, sign_in, submit
@@ -24,15 +23,6 @@ from tests.webforms import quick_env, sign_in, submit
 def app_env(tmp_path, redis_url):
     """Cheap password hashing: these tests sign in."""
     return quick_env(tmp_path, redis_url)
-
-
-@pytest.fixture
-def admin_client(app, client):
-    """A client signed in as the administrator `root`."""
-    with app.app_context():
-        create_admin("root", PASSWORD)
-    sign_in(client, "root")
-    return client
 
 
 def figure(html: str, testid: str) -> str:

@@ -15,7 +15,7 @@ from proxyapp.models import ApiKey, User, utcnow
 from proxyapp.services import keyring
 from tests.conftest import bearer
 from tests.databases import DATABASE_KINDS, temporary_database
-from tests.webforms import account_action, quick_env, shown_key, sign_in
+from tests.webforms import account_action, quick_env, shown_key
 
 GRACE = timedelta(hours=1)
 
@@ -26,14 +26,6 @@ def app_env(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> I
     with temporary_database(request.param, tmp_path) as database_url:
         yield quick_env(tmp_path, redis_url, DATABASE_URL=database_url, KEY_MAX_LIFETIME_DAYS="30",
                         KEY_ROTATION_GRACE_SECONDS=str(int(GRACE.total_seconds())))
-
-
-@pytest.fixture
-def ada(client, accounts):
-    """A signed-in account: its id and first key."""
-    user_id, key = accounts.create("ada")
-    sign_in(client, "ada")
-    return user_id, key
 
 
 def today() -> date:

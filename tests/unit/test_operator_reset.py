@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, User, UserSession
-from proxyapp.services.accounts import create_admin
 from proxyapp.services.passwords import verify_password
 from tests.conftest import PASSWORD
 from tests.mailbox import Mailbox, link_in
@@ -102,13 +101,6 @@ class TestAdminPage:
     def app_env(self, tmp_path, redis_url, mailbox):
         return quick_env(tmp_path, redis_url, SMTP_URL=mailbox.url, MAIL_FROM="noreply@proxy.example.org",
                          PUBLIC_URL=PUBLIC)
-
-    @pytest.fixture
-    def admin_client(self, app, client):
-        with app.app_context():
-            create_admin("root", PASSWORD)
-        sign_in(client, "root")
-        return client
 
     def test_make_a_reset_link_shows_it_once_and_audits_it(self, app, admin_client, accounts):
         user_id, _ = accounts.create("ada")

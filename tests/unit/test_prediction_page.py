@@ -21,14 +21,6 @@ def app_env(tmp_path, redis_url):
     return quick_env(tmp_path, redis_url)
 
 
-@pytest.fixture
-def ada(client, accounts):
-    """A signed-in account: its id and first key."""
-    user_id, key = accounts.create("ada")
-    sign_in(client, "ada")
-    return user_id, key
-
-
 def submitted(client, key: str) -> str:
     """A queued prediction submitted through the API (no worker runs in these tests)."""
     response = client.post("/v1/predictions", json=CANONICAL_BODY, headers=bearer(key))

@@ -15,8 +15,7 @@ import workers.predictions
 from proxyapp.admin.dashboard import CSRF_COOKIE, URL_PREFIX
 from proxyapp.admin.dashboard_server import standalone_app
 from proxyapp.queue import get_queue, get_redis
-from proxyapp.services.accounts import create_admin
-from tests.conftest import CANONICAL_BODY, PASSWORD, bearer
+from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_jobs import FakeUpstream
 from tests.webforms import quick_env, sign_in
 from workers import context
@@ -29,14 +28,6 @@ _seen_while_running: dict[str, object] = {}
 def app_env(tmp_path, redis_url):
     """Cheap password hashing: every test here signs in."""
     return quick_env(tmp_path, redis_url)
-
-
-@pytest.fixture
-def admin_client(app: Flask, client: FlaskClient) -> FlaskClient:
-    with app.app_context():
-        create_admin("root", PASSWORD)
-    sign_in(client, "root")
-    return client
 
 
 @pytest.fixture

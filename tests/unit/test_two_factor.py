@@ -345,13 +345,6 @@ class TestRecoveryCodesAndDisabling:
 
 class TestRequiredForAdmins:
     @pytest.fixture
-    def admin_client(self, app, client):
-        with app.app_context():
-            create_admin("root", PASSWORD)
-        sign_in(client, "root")
-        return client
-
-    @pytest.fixture
     def app_env(self, app_env):
         return {**app_env, "REQUIRE_ADMIN_2FA": "1"}
 
