@@ -19,8 +19,11 @@ time asleep. The lock hands the turn over at once; only processes contend inside
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
+import time
 import warnings
 
 from flask import Flask
@@ -37,7 +40,7 @@ _WRITE = "proxyapp_write"  # the transaction will write: begin it IMMEDIATE
 _MODE = "proxyapp_mode"  # how the open transaction began
 _HOLDS_GATE = "proxyapp_holds_write_gate"  # this connection holds its process's write gate
 WRITE_GATE_TIMEOUT_SECONDS = 10.0  # as PRAGMA busy_timeout: then go ahead and let SQLite decide
-_gates: dict[int, threading.Lock] = {}  # one per engine (id) in this process
+_gates: dict[int, WriteGate] = {}  # one per engine (id) in this process
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _WRITE_VERBS = (*_DML, "CREATE", "DROP", "ALTER")  # schema changes (migrations, create_all) run alone
 
@@ -86,15 +89,65 @@ def end_reads() -> None:
     session.commit()
 
 
+class WriteGate:
+    """The turn to write to one SQLite database: a lock for this process's threads, then one for processes.
+
+    The second is an advisory lock on a file beside the database (`<file>-write-turn`),
+    polled in steps of at most a millisecond where SQLite's busy handler sleeps up to 100 ms:
+    web and worker processes hand the write lock to each other as soon as it is free. The
+    file is opened once per process (a forked child opens its own: a lock held through an
+    inherited descriptor would be the parent's).
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = f"{database}-write-turn" if database and database != ":memory:" else None
+        self._file: tuple[int, int] | None = None  # (pid, descriptor)
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the turn; False if it did not come."""
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
+            return False
+        descriptor = self._descriptor()
+        pause = 0.0001
+        while descriptor is not None:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._threads.release()
+                    return False
+                time.sleep(pause)
+                pause = min(2 * pause, 0.001)
+        return True
+
+    def release(self) -> None:
+        """Give the turn to the next writer, in this process or another."""
+        if self._file is not None and self._file[0] == os.getpid():
+            fcntl.flock(self._file[1], fcntl.LOCK_UN)
+        self._threads.release()
+
+    def _descriptor(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._file is None or self._file[0] != os.getpid():
+            self._file = (os.getpid(), os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._file[1]
+
+
 def _enter_gate(engine: Engine, info: dict) -> None:
     """Take this process's turn to write (once per connection until it is checked in)."""
     if info.get(_HOLDS_GATE):
         return
-    gate = _gates.setdefault(id(engine), threading.Lock())
+    gate = _gates.get(id(engine))
+    if gate is None:
+        gate = _gates.setdefault(id(engine), WriteGate(engine.url.database))
     if gate.acquire(timeout=WRITE_GATE_TIMEOUT_SECONDS):
         info[_HOLDS_GATE] = gate
     else:
-        log.warning("waited %.0f s for this process's SQLite write turn; going ahead", WRITE_GATE_TIMEOUT_SECONDS)
+        log.warning("waited %.0f s for the SQLite write turn; going ahead", WRITE_GATE_TIMEOUT_SECONDS)
 
 
 def _leave_gate(info: dict) -> None:
