@@ -64,9 +64,10 @@ def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: Ups
     except RunEnded:
         return "discarded"
     except CircuitOpenError as error:
-        if holding.hold_back(prediction_id):
+        never_called = error.elapsed_ms is None  # mark_running counted a call this run did not make
+        if holding.hold_back(prediction_id, uncount_attempt=never_called):
             return "held"
-        return _fail(prediction_id, error, error.elapsed_ms)
+        return _fail(prediction_id, error, error.elapsed_ms, uncount_attempt=never_called)
     except UpstreamError as error:
         return _fail(prediction_id, error, error.elapsed_ms)
     try:
@@ -80,15 +81,17 @@ def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: Ups
     return "succeeded"
 
 
-def _fail(prediction_id: str, error: UpstreamError, upstream_ms: int | None) -> str:
-    if predictions.mark_failed(prediction_id, error.code.value, error.message, upstream_ms):
+def _fail(prediction_id: str, error: UpstreamError, upstream_ms: int | None, *, uncount_attempt: bool = False) -> str:
+    if predictions.mark_failed(prediction_id, error.code.value, error.message, upstream_ms,
+                               uncount_attempt=uncount_attempt):
         # The code only: an upstream's message may quote the request, which is patient data.
         log.warning("prediction failed", extra={"error_code": error.code.value, "upstream_ms": upstream_ms})
     return "failed"
 
 
 def _count_attempt(prediction_id: str, attempt: int) -> None:
-    if not predictions.record_attempt(prediction_id):
+    # The first call was counted by mark_running, which also found the prediction running.
+    if attempt > 1 and not predictions.record_attempt(prediction_id):
         raise RunEnded()
     bind_log_fields(attempt=attempt)  # this run's upstream call number, on the lines that follow
 

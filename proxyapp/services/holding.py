@@ -43,7 +43,7 @@ def _delay_seconds() -> float:
     return base + random.uniform(0, max(1.0, config["RECONCILE_INTERVAL_SECONDS"]))
 
 
-def hold_back(prediction_id: str) -> bool:
+def hold_back(prediction_id: str, *, uncount_attempt: bool = False) -> bool:
     """Re-queue a running prediction for later if its hold window allows; False if it does not."""
     config = current_app.config
     delay = _delay_seconds()
@@ -54,7 +54,7 @@ def hold_back(prediction_id: str) -> bool:
         return False
     # Back to queued, and this run not counted: it never reached the upstream, so it must not bring
     # the prediction closer to worker_lost.
-    if not predictions.requeue_running(prediction_id):
+    if not predictions.requeue_running(prediction_id, uncount_attempt=uncount_attempt):
         return False
     job_id = f"{prediction_id}-held-{uuid.uuid4().hex[:8]}"
     get_redis().set(held_key(prediction_id), job_id,

@@ -225,7 +225,10 @@ def _finish(prediction_id: str, allowed: set[PredictionStatus], **values: Any) -
 def mark_running(prediction_id: str) -> JobRequest | None:
     """queued/running → running, counting the run: the request to send upstream; None if terminal or gone.
 
-    The request comes back with the transition (RETURNING), so a job reads its row only once.
+    The request comes back with the transition (RETURNING), so a job reads its row only once,
+    and the run's first upstream call is counted with it, so a job writes twice, not three
+    times: a run that makes no call after all (the circuit is open) takes it back with
+    `uncount_attempt` (requeue_running, mark_failed). Later calls count with record_attempt.
     """
     target = _transition(
         prediction_id,
@@ -233,6 +236,7 @@ def mark_running(prediction_id: str) -> JobRequest | None:
         _REQUEST_COLUMNS,
         status=PredictionStatus.RUNNING.value,
         runs=Prediction.runs + 1,
+        attempts=Prediction.attempts + 1,
         # A re-run keeps the first start, so queue_ms measures the wait the client saw.
         started_at=func.coalesce(Prediction.started_at, literal(utcnow(), UTCDateTime())),
     )
@@ -243,10 +247,15 @@ def mark_running(prediction_id: str) -> JobRequest | None:
     return JobRequest(user_id=target.user_id, kind=target.kind, body=target.input)
 
 
-def requeue_running(prediction_id: str) -> bool:
+def requeue_running(prediction_id: str, *, uncount_attempt: bool = False) -> bool:
     """running → queued, uncounting the run (it was held back before any upstream call); False if not running."""
     return _transition(prediction_id, {PredictionStatus.RUNNING}, status=PredictionStatus.QUEUED.value,
-                       runs=Prediction.runs - 1) is not None
+                       runs=Prediction.runs - 1, **_uncounted(uncount_attempt)) is not None
+
+
+def _uncounted(uncount_attempt: bool) -> dict[str, Any]:
+    """Take back the call mark_running counted, when the run made none."""
+    return {"attempts": Prediction.attempts - 1} if uncount_attempt else {}
 
 
 def record_attempt(prediction_id: str) -> bool:
@@ -266,7 +275,8 @@ def mark_succeeded(prediction_id: str, output: dict[str, Any], upstream_ms: int)
     )
 
 
-def mark_failed(prediction_id: str, code: str, message: str, upstream_ms: int | None = None) -> bool:
+def mark_failed(prediction_id: str, code: str, message: str, upstream_ms: int | None = None, *,
+                uncount_attempt: bool = False) -> bool:
     """queued/running → failed with a classified error; False if already terminal."""
     return _finish(
         prediction_id,
@@ -276,6 +286,7 @@ def mark_failed(prediction_id: str, code: str, message: str, upstream_ms: int | 
         error_message=message[:1024],
         upstream_ms=upstream_ms,
         completed_at=utcnow(),
+        **_uncounted(uncount_attempt),
     )
 
 
