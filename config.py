@@ -226,8 +226,11 @@ class Config:
         # stolen cookie cannot be kept alive by using it (checked on the server-side session row).
         self.SESSION_ABSOLUTE_LIFETIME = timedelta(hours=self.SESSION_ABSOLUTE_HOURS)
         self.SESSION_REFRESH_EACH_REQUEST = True
-        # hide_parameters: SQL errors must never carry patient data into logs.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+        # hide_parameters: SQL errors must never carry patient data into logs. The pool keeps a
+        # connection for every thread that may hold one at once (web threads or job slots, plus
+        # the worker's upkeep threads): with fewer, the others opened and closed one per use.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True,
+                                          "pool_size": max(self.WEB_THREADS, self.WORKER_CONCURRENCY) + 4}
         self.WTF_CSRF_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.RATELIMIT_ENABLED = True

@@ -71,6 +71,9 @@ def _apply_instance_defaults(app: Flask) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'proxyapp.db'}"
     if app.config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
         app.config["SECRET_KEY"] = read_or_create_secret(instance / SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A file on this machine: a connection cannot go stale, so no ping before each use.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] = False
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # A silently dropped database host must fail a request (503), not hang it.
         options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
