@@ -12,7 +12,7 @@ Stack 1 (no workers) for a, l, h; stack 1' (simulator at 0 ms, 2 worker processe
   l. listing: GET /v1/predictions at 50,000 stored rows vs an account with none
   h. history: a 512- and a 64-item history submitted vs a 1-item one
   c. added latency: `Prefer: wait` one at a time vs the simulator called directly
-Stack 2 (simulator at L ms, SLOTS job slots in 2 processes, 48 waitress threads):
+Stack 2 (simulator at L ms, SLOTS job slots in 2 processes, 48 waitress threads; `--database-url` for PostgreSQL):
   w. synchronous at L ms: `Prefer: wait` over 32 connections vs the ideal 32 / L
   b. end to end: batches drained by the slots vs the ideal SLOTS / L, and PSS per slot
 """
@@ -47,8 +47,9 @@ Figures = dict[str, float]
 
 
 def _stack(workdir: Path, redis_url: str, *, workers: int, slots: int, env: dict[str, str],
-           threads: int) -> Stack:
-    stack = Stack(workdir, redis_url, workers=workers, slots=slots, env={**UNLIMITED, **env}, web_threads=threads)
+           threads: int, database_url: str | None = None) -> Stack:
+    stack = Stack(workdir, redis_url, database_url=database_url, workers=workers, slots=slots,
+                  env={**UNLIMITED, **env}, web_threads=threads)
     stack.start()
     _wait_for_workers(stack, stack.workers_wanted)
     time.sleep(2)  # the slots register just after their process's first heartbeat
@@ -163,11 +164,12 @@ def stack_one(workdir: Path, redis_url: str, seconds: float, threads: int, sampl
 
 
 def stack_slow(workdir: Path, redis_url: str, seconds: float, threads: int, slots: int, latency_ms: int,
-               per_slot: int) -> dict[str, Callable[[], Figures]]:
-    """Measurements against a simulator that takes `latency_ms` per call."""
+               per_slot: int, database_url: str | None = None) -> dict[str, Callable[[], Figures]]:
+    """Measurements against a simulator that takes `latency_ms` per call (on `database_url`, else SQLite)."""
     processes = 2
     # 32 clients waiting at once need 32 threads to wait in, plus threads for everyone else.
     stack = _stack(workdir / "slow", redis_url, workers=processes, slots=slots // processes, threads=48,
+                   database_url=database_url,
                    env={"SIMULATOR_LATENCY_MS": str(latency_ms), "MAX_WAITING": "32", "MAX_WAITING_PER_ACCOUNT": "1"})
     base = stack.base_url
     waiters = [_account(stack)[1] for _ in range(32)]
@@ -275,6 +277,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=500)
     parser.add_argument("--per-slot", type=int, default=4)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--database-url", help="an empty PostgreSQL database for parts w and b (the others "
+                        "seed SQLite directly); default: a SQLite file")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {int(Path('/proc/meminfo').read_text().split()[1]) // 1024} MiB; "
           f"figures are min/median/max over {args.repeat} interleaved repetitions")
@@ -283,7 +287,7 @@ def main() -> None:
         for letters, group in (
             ("aslhc", lambda: stack_one(workdir, redis_url, args.seconds, args.threads, args.samples)),
             ("wb", lambda: stack_slow(workdir, redis_url, args.seconds, args.threads, args.slots, args.latency_ms,
-                                      args.per_slot)),
+                                      args.per_slot, args.database_url)),
         ):
             if not set(letters) & set(args.parts):
                 continue
