@@ -382,7 +382,7 @@ def test_limits_are_readable_for_openapi() -> None:
 
 @pytest.mark.parametrize("schema_class", [PredictionRequestSchema, EmbeddingRequestSchema])
 def test_a_loaded_body_dumps_as_itself(schema_class: type) -> None:
-    """The prediction object shows its stored input as is (StoredInput): the schema's dump would equal it."""
+    """PredictionSchema.dump shows the stored input as is: the nested schema's dump would equal it."""
     body = {"history": CANONICAL["history"]} if schema_class is EmbeddingRequestSchema else CANONICAL
     loaded = schema_class().load(body)
     assert PredictionRequestSchema().dump(loaded) == loaded
