@@ -12,12 +12,10 @@ from proxyapp.services.login_sessions import end_all_sessions, live_sessions
 from proxyapp.services.overview import account_overview
 from proxyapp.services.webhooks.emit import send_test_event
 from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
-from proxyapp.web.forms import ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm
+from proxyapp.web.forms import WRONG_PASSWORD, ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm
 from proxyapp.web.sessions import end_session, is_current_session, start_session
 from proxyapp.web.throttle import count_failure
 from proxyapp.web.views import form_status, show_new_key
-
-WRONG_PASSWORD = "The password is wrong."
 
 
 def _account_page(key_form: KeyNameForm, status: int = 200, webhook_form: WebhookTestForm | None = None

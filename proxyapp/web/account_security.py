@@ -10,11 +10,10 @@ from proxyapp.services.accounts import WrongPassword
 from proxyapp.services.email_verification import change_email, request_verification
 from proxyapp.services.login_sessions import end_own_session
 from proxyapp.services.mail import is_mail_enabled
+from proxyapp.web.forms import WRONG_PASSWORD
 from proxyapp.web.recovery_forms import ChangeEmailForm
 from proxyapp.web.throttle import count_failure
 from proxyapp.web.views import form_status
-
-WRONG_PASSWORD = "The password is wrong."
 
 
 @login_required

@@ -19,6 +19,9 @@ from proxyapp.services.keyring import expiry_date_range, expiry_problem
 from proxyapp.services.passwords import MAX_PASSWORD_LENGTH, password_problem
 from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config
 
+# The refusal of a form that asks for the current password (password, email, delete, two-factor).
+WRONG_PASSWORD = "The password is wrong."
+
 MAX_KEY_NAME_LENGTH = 64
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from proxyapp.models import TwoFactor
 from proxyapp.services import two_factor
 from proxyapp.services.accounts import WrongPassword
+from proxyapp.web.forms import WRONG_PASSWORD
 from proxyapp.web.throttle import count_failure
 from proxyapp.web.two_factor_forms import (
     ConfirmPasswordForm,
@@ -18,7 +19,6 @@ from proxyapp.web.two_factor_forms import (
 )
 from proxyapp.web.views import form_status
 
-WRONG_PASSWORD = "The password is wrong."
 WRONG_CODE = "This code is not right or was used already. Enter the code your app shows now."
 REQUIRED_NOTE = "Your operator requires administrators to use two-factor sign-in."
 

@@ -8,8 +8,8 @@ import threading
 from proxyapp.database import WriteGate
 
 
-def _hold_then_report(path: str, held, release) -> None:
-    gate = WriteGate(path)
+def _hold(gate: WriteGate, held, release) -> None:
+    """In a forked process: take the turn, say so, and keep it until told to give it back."""
     assert gate.acquire(timeout=5)
     held.set()
     release.wait(10)
@@ -20,7 +20,7 @@ def test_another_process_waits_for_the_turn_and_gets_it_when_given_back(tmp_path
     path = str(tmp_path / "app.db")
     context = multiprocessing.get_context("fork")
     held, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_then_report, args=(path, held, release))
+    holder = context.Process(target=_hold, args=(WriteGate(path), held, release))
     holder.start()
     try:
         assert held.wait(10)
@@ -42,7 +42,7 @@ def test_a_forked_child_takes_its_own_turn_not_its_parents(tmp_path):
     gate.release()  # the parent has opened its descriptor
     context = multiprocessing.get_context("fork")
     held, release = context.Event(), context.Event()
-    child = context.Process(target=_child_holds, args=(gate, held, release))
+    child = context.Process(target=_hold, args=(gate, held, release))
     child.start()
     try:
         assert held.wait(10)
@@ -52,13 +52,6 @@ def test_a_forked_child_takes_its_own_turn_not_its_parents(tmp_path):
         child.join(10)
     assert child.exitcode == 0
     assert gate.acquire(timeout=5)
-    gate.release()
-
-
-def _child_holds(gate: WriteGate, held, release) -> None:
-    assert gate.acquire(timeout=5)
-    held.set()
-    release.wait(10)
     gate.release()
 
 
