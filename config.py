@@ -243,7 +243,7 @@ class Config:
     def RATELIMIT_STORAGE_URI(self) -> str:
         """Flask-Limiter shares the queue's Redis (limits must hold across processes).
 
-        Through proxyapp's storage (proxyapp/ratelimit_storage.py), whose hits also report
+        Through proxyapp's storage (proxyapp/services/limits/storage.py), whose hits also report
         the window for the response headers.
         """
         return LIMITER_STORAGE_SCHEME_PREFIX + self.REDIS_URL if self.REDIS_URL else "memory://"

@@ -6,7 +6,7 @@ from dotenv import load_dotenv
 
 from config import ConfigError
 from proxyapp import create_app
-from proxyapp.codes import preload_code_sets
+from proxyapp.code_systems import preload_code_sets
 from proxyapp.logs import configure_logging
 
 load_dotenv()  # a .env file may supply variables; real environment variables win

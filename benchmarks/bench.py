@@ -33,7 +33,7 @@ from pathlib import Path
 import requests
 
 from benchmarks.loadgen import Request, Result, run
-from proxyapp.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from proxyapp.models import new_prediction_id
 from tests.conftest import CANONICAL_BODY
 from tests.integration.conftest import register_over_http

@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 from redis import Redis
 
-from proxyapp.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from tests.conftest import CANONICAL_BODY
 from tests.integration.conftest import TERMINAL
 from tests.integration.fault_stack import api_session, start_stack

@@ -18,9 +18,9 @@ from proxyapp.extensions import csrf, db, limiter, login_manager, migrate
 from proxyapp.instance import read_or_create_secret
 from proxyapp.logs import init_request_logging
 from proxyapp.metrics.registry import init_metrics
-from proxyapp.ratelimits import validate_limits
 from proxyapp.security import init_security
-from proxyapp.services.waiting import init_wait_slots
+from proxyapp.services.limits.headers import validate_limits
+from proxyapp.services.predictions.waiting import init_wait_slots
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"

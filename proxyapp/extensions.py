@@ -10,7 +10,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from proxyapp import ratelimit_storage  # noqa: F401 - registers the limiter's storage scheme
+from proxyapp.services.limits import storage as ratelimit_storage  # noqa: F401 - registers the limiter's storage scheme
 
 
 class AppLimiter(Limiter):

@@ -134,7 +134,7 @@ class UserSession(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Written at most once a minute (see proxyapp.services.login_sessions.TOUCH_INTERVAL).
+    # Written at most once a minute (see proxyapp.services.signin.sessions.TOUCH_INTERVAL).
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     device: Mapped[str] = mapped_column(String(64), default="")  # "Firefox on Linux", not the raw User-Agent
     # The client address at sign-in (personal data: shown to the account's owner only, gone with the row).
@@ -149,7 +149,7 @@ class AccountToken(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # proxyapp.services.account_tokens.TokenPurpose
+    purpose: Mapped[str] = mapped_column(String(16))  # proxyapp.services.accounts.tokens.TokenPurpose
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str | None] = mapped_column(String(254))  # the address a verification link confirms
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

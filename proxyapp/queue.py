@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,6 +27,22 @@ MAX_BLOCKING_SECONDS = 65
 def connect_redis(url: str, socket_timeout: float) -> Redis:
     """A Redis client whose every call is bounded by the socket timeout."""
     return Redis.from_url(url, **redis_client_options(socket_timeout))
+
+
+def wait_for_redis(url: str, timeout: float = 30.0) -> None:
+    """Block until Redis answers PING, or raise TimeoutError naming the URL's host."""
+    deadline = time.monotonic() + timeout
+    client = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    while True:
+        try:
+            client.ping()
+            return
+        except RedisError as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Redis did not answer within {timeout:.0f} s: {error}") from None
+            time.sleep(0.1)
+        finally:
+            client.close()
 
 
 def init_queue(app: Flask) -> None:

@@ -20,7 +20,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from proxyapp.codes import SYSTEM_VALUES, UNKNOWN_SYSTEM_MESSAGE, code_problems
+from proxyapp.code_systems import SYSTEM_VALUES, UNKNOWN_SYSTEM_MESSAGE, code_problems
 from proxyapp.links import prediction_urls, public_url_for
 from proxyapp.models import PredictionKind, PredictionStatus
 from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config

@@ -15,13 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config import TestingConfig
+from devtools.embedded_redis import EmbeddedRedis
 from proxyapp import create_app
-from proxyapp.embedded_redis import EmbeddedRedis
 from proxyapp.extensions import db
 from proxyapp.models import User
 from proxyapp.openapi import CANONICAL_EXAMPLE
-from proxyapp.services.accounts import create_admin, register_user
-from proxyapp.services.keys import IssuedKey, issue_key
+from proxyapp.services.accounts.lifecycle import create_admin, register_user
+from proxyapp.services.keys.tokens import IssuedKey, issue_key
 from tests.receivers import WebhookReceiver
 
 CANONICAL_BODY = CANONICAL_EXAMPLE  # upstream.md's canonical example, as documented in the API

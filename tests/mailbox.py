@@ -12,7 +12,7 @@ from typing import Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from proxyapp.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 LINK_PATTERN = re.compile(r"https?://\S+")
 

@@ -20,7 +20,7 @@ from typing import Self
 
 import requests
 
-from proxyapp.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATOR_KEY = "gh_s_k-test-simulator-key"

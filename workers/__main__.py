@@ -20,8 +20,8 @@ from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
 from proxyapp import create_app
-from proxyapp.embedded_redis import wait_for_redis
 from proxyapp.logs import configure_logging
+from proxyapp.queue import wait_for_redis
 from workers.context import set_app
 from workers.joblog import JobLoggingQueue, JobLoggingWorker
 from workers.slots import SlotPool, SlotWorker, run_slot_until_done

@@ -8,7 +8,7 @@ import threading
 from flask import Flask
 
 from proxyapp import create_app
-from proxyapp.services.upstream import UpstreamClient
+from proxyapp.services.upstream.client import UpstreamClient
 
 _app: Flask | None = None
 _clients = threading.local()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from proxyapp.extensions import db
 from proxyapp.models import User
-from proxyapp.services.email_verification import mail_verification
-from proxyapp.services.recovery import mail_password_reset, mail_reset_link
+from proxyapp.services.accounts.email import mail_verification
+from proxyapp.services.accounts.recovery import mail_password_reset, mail_reset_link
 from workers.context import get_app
 
 

@@ -12,10 +12,12 @@ from rq import get_current_job
 from proxyapp.logs import bind_log_fields, log_fields
 from proxyapp.models import PredictionKind
 from proxyapp.queue import batched_writes, get_redis, redis_key
-from proxyapp.services import cache, holding, leases, predictions
-from proxyapp.services.circuit import CircuitBreaker, CircuitOpenError
-from proxyapp.services.retrying import RetryPolicy, call_with_retries
-from proxyapp.services.upstream import UpstreamClient, UpstreamError, UpstreamResult
+from proxyapp.services.predictions import holding, leases
+from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions import result_cache as cache
+from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError
+from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamResult
+from proxyapp.services.upstream.retrying import RetryPolicy, call_with_retries
 from workers.context import get_app, get_upstream
 from workers.joblog import job_log_fields
 

@@ -18,8 +18,8 @@ from types import FrameType
 from dotenv import load_dotenv
 
 from proxyapp import create_app
-from proxyapp.embedded_redis import wait_for_redis
 from proxyapp.logs import configure_logging
+from proxyapp.queue import wait_for_redis
 from workers.upkeep import run_forever
 
 log = logging.getLogger("workers.scheduler")

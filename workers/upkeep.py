@@ -21,9 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from proxyapp.extensions import db
 from proxyapp.metrics.shared import record_reconciler_error
-from proxyapp.services.deployment import record_worker_beat
-from proxyapp.services.holding import enqueue_due_held_jobs
-from proxyapp.services.reconcile import run_due_pass
+from proxyapp.services.operations.readings import record_worker_beat
+from proxyapp.services.predictions.holding import enqueue_due_held_jobs
+from proxyapp.services.predictions.reconcile import run_due_pass
 
 log = logging.getLogger("workers.upkeep")
 

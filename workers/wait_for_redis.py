@@ -3,7 +3,7 @@
 from dotenv import load_dotenv
 
 from config import load_config
-from proxyapp.embedded_redis import wait_for_redis
+from proxyapp.queue import wait_for_redis
 
 if __name__ == "__main__":
     load_dotenv()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, url_for
 from flask_login import current_user
 
-from proxyapp.services import admin
+from proxyapp.services.accounts import admin
 
 
 def revoke_key(user_id: int, key_id: int) -> Response:

@@ -6,9 +6,9 @@ from flask import flash, make_response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from proxyapp.services import admin
-from proxyapp.services.mail import is_mail_enabled
-from proxyapp.services.recovery import create_reset_link, queue_reset_mail
+from proxyapp.services.accounts import admin
+from proxyapp.services.accounts.recovery import create_reset_link, queue_reset_mail
+from proxyapp.services.accounts.mail import is_mail_enabled
 
 
 def reset_link(user_id: int) -> ResponseReturnValue:

@@ -9,11 +9,11 @@ from flask_login import current_user
 from proxyapp.admin.forms import LimitsForm
 from proxyapp.extensions import login_manager
 from proxyapp.models import User
-from proxyapp.services import admin
-from proxyapp.services.audit import recent_events
-from proxyapp.services.figures import read_system_figures
-from proxyapp.services.keyring import count_usable_keys, list_keys
-from proxyapp.services.two_factor import must_enrol
+from proxyapp.services.accounts import admin
+from proxyapp.services.accounts.audit import recent_events
+from proxyapp.services.keys.lifecycle import count_usable_keys, list_keys
+from proxyapp.services.operations.overview import read_system_figures
+from proxyapp.services.signin.two_factor import must_enrol
 
 
 def require_admin() -> ResponseReturnValue | None:

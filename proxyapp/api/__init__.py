@@ -6,7 +6,7 @@ from proxyapp.api import account, batches, events, predictions
 from proxyapp.api.auth import require_api_key
 from proxyapp.api.limits import count_request, limit_api
 from proxyapp.extensions import csrf
-from proxyapp.ratelimits import add_rate_limit_headers
+from proxyapp.services.limits.headers import add_rate_limit_headers
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 # The API authenticates by key, never by cookie, so cross-site requests carry no authority.

@@ -7,7 +7,7 @@ from flask import Response, current_app, jsonify
 from proxyapp.api.auth import current_account, current_api_key
 from proxyapp.openapi import build_openapi
 from proxyapp.schemas import MeSchema, shared
-from proxyapp.services.usage import account_summary
+from proxyapp.services.limits.usage import account_summary
 
 
 def me() -> Response:

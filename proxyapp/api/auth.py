@@ -6,7 +6,7 @@ from flask import g, request
 
 from proxyapp.errors import APIError
 from proxyapp.models import ApiKey, User
-from proxyapp.services.keys import find_key, touch_last_used
+from proxyapp.services.keys.tokens import find_key, touch_last_used
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="proxyapp"'}
 

@@ -11,7 +11,7 @@ from proxyapp.api.predictions import POLL_AFTER_SECONDS
 from proxyapp.links import public_url_for
 from proxyapp.models import PredictionKind
 from proxyapp.schemas import BatchSchema, BatchSubmissionSchema, shared
-from proxyapp.services import batches
+from proxyapp.services.predictions import batches
 from proxyapp.services.webhooks.events import take_target
 
 

@@ -19,8 +19,8 @@ from flask import Response, stream_with_context
 from proxyapp.api.auth import current_account
 from proxyapp.api.headers import MAX_WAIT_SECONDS
 from proxyapp.schemas import PredictionSchema, shared
-from proxyapp.services import predictions
-from proxyapp.services.waiting import wait_slots
+from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions.waiting import wait_slots
 
 RECONNECT_MILLISECONDS = 2000
 KEEPALIVE_SECONDS = 15

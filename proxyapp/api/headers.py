@@ -7,8 +7,8 @@ import re
 from flask import current_app, request
 
 from proxyapp.models import PredictionKind
-from proxyapp.services.idempotency import HEADER as IDEMPOTENCY_HEADER
-from proxyapp.services.idempotency import check_key
+from proxyapp.services.predictions.idempotency import HEADER as IDEMPOTENCY_HEADER
+from proxyapp.services.predictions.idempotency import check_key
 
 MAX_WAIT_SECONDS = 60
 _WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,6})\"?\s*$", re.IGNORECASE)

@@ -20,7 +20,7 @@ from proxyapp.api.auth import resolve_api_key
 from proxyapp.api.parsing import json_body
 from proxyapp.extensions import limiter
 from proxyapp.schemas import MAX_BATCH_SIZE
-from proxyapp.services.usage import SUBMIT_ACCOUNT_SCOPE, effective_rate_limit, record_request
+from proxyapp.services.limits.usage import SUBMIT_ACCOUNT_SCOPE, effective_rate_limit, record_request
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from proxyapp.schemas import (
     PredictionSubmissionSchema,
     shared,
 )
-from proxyapp.services import listing, predictions
-from proxyapp.services.waiting import wait_slots
+from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions import listing
+from proxyapp.services.predictions.waiting import wait_slots
 from proxyapp.services.webhooks.events import take_target
 
 POLL_AFTER_SECONDS = 1

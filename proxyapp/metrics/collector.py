@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from proxyapp.extensions import db
 from proxyapp.metrics.shared import SHARED_METRICS
 from proxyapp.queue import get_redis
-from proxyapp.services.deployment import (
+from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
     CircuitState,
     circuit_state,

@@ -7,7 +7,7 @@ from flask import Response, jsonify, request
 from proxyapp.errors import DEPENDENCY_RETRY_AFTER
 from proxyapp.metrics.registry import render_metrics
 from proxyapp.ops.access import require_metrics_access
-from proxyapp.services.readiness import check_readiness
+from proxyapp.services.operations.readiness import check_readiness
 
 
 def healthz() -> Response:

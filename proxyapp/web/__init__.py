@@ -2,8 +2,8 @@
 
 from flask import Blueprint
 
-from proxyapp.ratelimits import add_rate_limit_headers
-from proxyapp.services.two_factor import status as two_factor_status
+from proxyapp.services.limits.headers import add_rate_limit_headers
+from proxyapp.services.signin.two_factor import status as two_factor_status
 from proxyapp.web import (
                           account,
                           account_security,

@@ -6,10 +6,10 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from proxyapp.services import keyring
-from proxyapp.services.accounts import WrongPassword, change_password, delete_account
-from proxyapp.services.login_sessions import end_all_sessions, live_sessions
-from proxyapp.services.overview import account_overview
+from proxyapp.services.accounts.lifecycle import WrongPassword, change_password, delete_account
+from proxyapp.services.accounts.overview import account_overview
+from proxyapp.services.keys import lifecycle as keyring
+from proxyapp.services.signin.sessions import end_all_sessions, live_sessions
 from proxyapp.services.webhooks.emit import send_test_event
 from proxyapp.services.webhooks.signing_keys import rotate_signing_secret
 from proxyapp.web.forms import WRONG_PASSWORD, ChangePasswordForm, DeleteAccountForm, KeyNameForm, WebhookTestForm

@@ -6,10 +6,10 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from proxyapp.services.accounts import WrongPassword
-from proxyapp.services.email_verification import change_email, request_verification
-from proxyapp.services.login_sessions import end_own_session
-from proxyapp.services.mail import is_mail_enabled
+from proxyapp.services.accounts.email import change_email, request_verification
+from proxyapp.services.accounts.lifecycle import WrongPassword
+from proxyapp.services.accounts.mail import is_mail_enabled
+from proxyapp.services.signin.sessions import end_own_session
 from proxyapp.web.forms import WRONG_PASSWORD
 from proxyapp.web.recovery_forms import ChangeEmailForm
 from proxyapp.web.throttle import count_failure

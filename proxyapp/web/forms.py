@@ -8,15 +8,15 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, StringField, URLField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
-from proxyapp.services.accounts import (
+from proxyapp.services.accounts.lifecycle import (
     MAX_USERNAME_LENGTH,
     MIN_USERNAME_LENGTH,
     USERNAME_PATTERN,
     normalize_username,
     username_exists,
 )
-from proxyapp.services.keyring import expiry_date_range, expiry_problem
-from proxyapp.services.passwords import MAX_PASSWORD_LENGTH, password_problem
+from proxyapp.services.accounts.passwords import MAX_PASSWORD_LENGTH, password_problem
+from proxyapp.services.keys.lifecycle import expiry_date_range, expiry_problem
 from proxyapp.services.webhooks.outbound import DeliveryRefused, check_url, policy_from_config
 
 # The refusal of a form that asks for the current password (password, email, delete, two-factor).

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user, login_required
 
-from proxyapp.services import keyring
+from proxyapp.services.keys import lifecycle as keyring
 
 
 def _confirmation(key_id: int, action: str) -> str:

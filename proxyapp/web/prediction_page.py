@@ -11,7 +11,8 @@ from flask_login import current_user, login_required
 from proxyapp.errors import APIError
 from proxyapp.models import Prediction
 from proxyapp.schemas import PredictionSchema, shared
-from proxyapp.services import keyring, predictions
+from proxyapp.services.keys import lifecycle as keyring
+from proxyapp.services.predictions import lifecycle as predictions
 
 
 def _raw_json(prediction: Prediction) -> str:

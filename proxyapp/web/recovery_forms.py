@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from proxyapp.services.recovery import MAX_IDENTIFIER_LENGTH
+from proxyapp.services.accounts.recovery import MAX_IDENTIFIER_LENGTH
 from proxyapp.web.forms import _check_new_password, _current_password_field, _new_password_field
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"  # the shape only; the verification mail proves the rest

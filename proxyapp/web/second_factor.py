@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from proxyapp.extensions import db
 from proxyapp.models import User
-from proxyapp.services import two_factor
+from proxyapp.services.signin import two_factor
 from proxyapp.web.sessions import end_session, start_session
 from proxyapp.web.throttle import count_failure, remember_device
 from proxyapp.web.two_factor_forms import SecondFactorForm

@@ -2,7 +2,7 @@
 
 Sessions are permanent cookies that live `PERMANENT_SESSION_LIFETIME` (the idle timeout)
 and are re-signed on every request. The cookie holds the token of a server-side session
-row (proxyapp.services.login_sessions): signing out deletes the row, so a copy of the
+row (proxyapp.services.signin.sessions): signing out deletes the row, so a copy of the
 cookie taken before opens nothing afterwards, and the row also ends the session
 `SESSION_ABSOLUTE_LIFETIME` after sign-in however active it is.
 """
@@ -17,7 +17,7 @@ from flask_login import current_user, login_user, logout_user
 
 from proxyapp.extensions import login_manager
 from proxyapp.models import User
-from proxyapp.services import login_sessions
+from proxyapp.services.signin import sessions as login_sessions
 
 SESSION_TOKEN_KEY = "_token"
 

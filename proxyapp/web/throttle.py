@@ -31,7 +31,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from proxyapp.extensions import limiter
-from proxyapp.services.accounts import normalize_username
+from proxyapp.services.accounts.lifecycle import normalize_username
 
 View = Callable[..., object]
 KNOWN_DEVICE_COOKIE = "known_device"

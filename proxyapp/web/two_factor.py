@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from proxyapp.models import TwoFactor
-from proxyapp.services import two_factor
-from proxyapp.services.accounts import WrongPassword
+from proxyapp.services.accounts.lifecycle import WrongPassword
+from proxyapp.services.signin import two_factor
 from proxyapp.web.forms import WRONG_PASSWORD
 from proxyapp.web.throttle import count_failure
 from proxyapp.web.two_factor_forms import (

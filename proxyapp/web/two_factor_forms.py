@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from proxyapp.services.passwords import MAX_PASSWORD_LENGTH
+from proxyapp.services.accounts.passwords import MAX_PASSWORD_LENGTH
 
 MAX_CODE_LENGTH = 32  # a recovery code with its dashes and some stray spaces fits
 

@@ -10,9 +10,9 @@ from flask_login import current_user, login_required
 
 from proxyapp.models import ApiKey
 from proxyapp.schemas import PredictionListQuerySchema
-from proxyapp.services.keyring import find_owned_key, list_keys
-from proxyapp.services.overview import recent_predictions
-from proxyapp.services.usage_history import STATUS_SERIES, UsageHistory, usage_history
+from proxyapp.services.accounts.overview import recent_predictions
+from proxyapp.services.keys.lifecycle import find_owned_key, list_keys
+from proxyapp.services.limits.usage_history import STATUS_SERIES, UsageHistory, usage_history
 from proxyapp.web.charts import BarChart, Series, bar_chart
 
 PAGE_SIZE = 25

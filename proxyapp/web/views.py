@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from proxyapp.services.accounts import UsernameTaken, authenticate, register_user
-from proxyapp.services.email_verification import request_verification
-from proxyapp.services.keyring import Rotation
-from proxyapp.services.keys import IssuedKey
-from proxyapp.services.two_factor import is_enrolled
+from proxyapp.services.accounts.email import request_verification
+from proxyapp.services.accounts.lifecycle import UsernameTaken, authenticate, register_user
+from proxyapp.services.keys.lifecycle import Rotation
+from proxyapp.services.keys.tokens import IssuedKey
+from proxyapp.services.signin.two_factor import is_enrolled
 from proxyapp.web.forms import LoginForm, RegistrationForm
 from proxyapp.web.second_factor import begin_second_factor
 from proxyapp.web.sessions import end_session, safe_next, start_session

@@ -19,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from proxyapp.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from tests.conftest import CHROMIUM, PASSWORD
 from tests.stack import ROOT, Stack
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import create_engine, text
 
-from proxyapp.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from proxyapp.models import utcnow
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, new_page, screenshot, sign_in, unique_name

@@ -12,7 +12,7 @@ import requests
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from proxyapp.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis
 from tests.databases import DATABASE_KINDS, temporary_database
 from tests.integration.conftest import simulator
 from tests.integration.fault_stack import (

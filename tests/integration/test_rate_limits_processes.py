@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proxyapp.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from tests.conftest import CANONICAL_BODY
 from tests.integration.fault_stack import api_session
 from tests.stack import Stack

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
-from proxyapp.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 from tests.conftest import CANONICAL_BODY, PASSWORD
 from tests.stack import Stack
 

@@ -17,8 +17,8 @@ from rq.serializers import JSONSerializer
 from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue
-from proxyapp.services.keys import hash_key
-from proxyapp.services.upstream import UpstreamClient
+from proxyapp.services.keys.tokens import hash_key
+from proxyapp.services.upstream.client import UpstreamClient
 from tests.conftest import CANONICAL_BODY, PASSWORD, bearer, csrf_token
 
 # Flask's test client defaults to PREFERRED_URL_SCHEME (https in production): say plain HTTP explicitly.

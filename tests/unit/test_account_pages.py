@@ -173,7 +173,8 @@ def test_password_forms_need_csrf(client, ada, path):
 
 def test_delete_account_removes_its_cached_results_and_idempotency_records(app, client, accounts, ada):
     user_id, _key = ada
-    from proxyapp.services import cache, idempotency
+    from proxyapp.services.predictions import idempotency
+    from proxyapp.services.predictions import result_cache as cache
 
     with app.app_context():
         cache.store(user_id, "prediction", CANONICAL_BODY, OUTPUT)

@@ -41,7 +41,7 @@ def test_me_reports_key_limits_and_usage_without_the_secret(client, accounts):
 def test_revoked_key_is_401(app, client, accounts):
     from proxyapp.extensions import db
     from proxyapp.models import ApiKey, utcnow
-    from proxyapp.services.keys import hash_key
+    from proxyapp.services.keys.tokens import hash_key
 
     _, key = accounts.create()
     with app.app_context():

@@ -8,7 +8,7 @@ from flask import Flask
 from proxyapp.extensions import db
 from proxyapp.models import Batch, Prediction
 from proxyapp.queue import get_queue
-from proxyapp.services.upstream import UpstreamResult
+from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from workers.predictions import execute
 

@@ -10,9 +10,9 @@ import pytest
 from redis import Redis
 
 from config import redis_client_options
-from proxyapp.embedded_redis import free_port
-from proxyapp.services.circuit import CircuitBreaker, CircuitOpenError
-from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
+from devtools.embedded_redis import free_port
+from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError
+from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 
 SERVER_ERROR = UpstreamError(UpstreamErrorCode.SERVER_ERROR, "HTTP 503")
 

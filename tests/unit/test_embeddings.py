@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxyapp.services.upstream import UpstreamResult
+from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from workers.predictions import execute
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from proxyapp.api import events
-from proxyapp.services import predictions
-from proxyapp.services.waiting import WaitSlots
+from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions.waiting import WaitSlots
 from tests.conftest import CANONICAL_BODY, bearer
 
 OUTPUT = {"predictions": [[{"code": "I10", "system": "ICD10CM", "display": "Essential (primary) hypertension"}]]}

@@ -13,13 +13,13 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 import config as app_config
+from devtools.embedded_redis import free_port
 from proxyapp import create_app
-from proxyapp.embedded_redis import free_port
 from proxyapp.extensions import db, limiter
 from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import reconcile
-from proxyapp.services.deployment import circuit_breaker, record_worker_beat
+from proxyapp.services.operations.readings import circuit_breaker, record_worker_beat
+from proxyapp.services.predictions import reconcile
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.conftest import testing_env as isolated_env
 

@@ -13,7 +13,7 @@ from proxyapp.api.headers import requested_wait
 from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue, get_redis
-from proxyapp.services.upstream import UpstreamResult
+from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from workers.predictions import execute
 

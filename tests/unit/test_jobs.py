@@ -14,8 +14,9 @@ from rq.registry import ScheduledJobRegistry
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, User, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import holding, leases, predictions, reconcile
-from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode, UpstreamResult
+from proxyapp.services.predictions import holding, leases, reconcile
+from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from workers.predictions import breaker, execute
 

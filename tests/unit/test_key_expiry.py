@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
-from proxyapp.services import keyring
+from proxyapp.services.keys import lifecycle as keyring
 from tests.conftest import bearer
 from tests.databases import DATABASE_KINDS, temporary_database
 from tests.webforms import account_action, quick_env, shown_key

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from proxyapp.services import keys
+from proxyapp.services.keys import tokens as keys
 
 
 def test_generated_key_has_prefix_length_and_valid_checksum():

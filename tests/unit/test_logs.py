@@ -22,7 +22,7 @@ from proxyapp.logs import (
     log_fields,
 )
 from proxyapp.queue import get_queue
-from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
+from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_jobs import FakeUpstream
 from workers import context

@@ -14,13 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import config as app_config
+from devtools.embedded_redis import free_port
 from proxyapp import create_app
-from proxyapp.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.metrics.build import PYPROJECT, project_version
 from proxyapp.metrics.shared import observe_upstream_call, record_finished
-from proxyapp.services.deployment import circuit_breaker
-from proxyapp.services.upstream import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
+from proxyapp.services.operations.readings import circuit_breaker
+from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.metrics import Samples, parse_samples, value
 from workers.predictions import execute

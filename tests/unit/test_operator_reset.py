@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, User, UserSession
-from proxyapp.services.passwords import verify_password
+from proxyapp.services.accounts.passwords import verify_password
 from tests.conftest import PASSWORD
 from tests.mailbox import Mailbox, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs

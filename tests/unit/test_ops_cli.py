@@ -12,7 +12,7 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import select
 
-from proxyapp.embedded_redis import free_port
+from devtools.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, Prediction, User, utcnow
 from proxyapp.queue import get_queue

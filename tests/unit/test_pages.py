@@ -9,7 +9,7 @@ import pytest
 
 from proxyapp.extensions import db
 from proxyapp.models import Prediction
-from proxyapp.services.accounts import create_admin
+from proxyapp.services.accounts.lifecycle import create_admin
 from tests.conftest import CANONICAL_BODY, PASSWORD
 from tests.webforms import account_action, quick_env, sign_in, submit
 

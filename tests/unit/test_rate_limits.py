@@ -10,7 +10,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import event
 
-from proxyapp.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from proxyapp.extensions import db
 from proxyapp.models import User
 from tests.conftest import CANONICAL_BODY, bearer
@@ -255,7 +255,7 @@ def test_headers_read_no_window_after_the_view(client, accounts, monkeypatch):
     """Every window the headers need was read or hit before the view, so an outage after it cannot reach them."""
     from limits.storage import RedisStorage
 
-    from proxyapp import ratelimits
+    from proxyapp.services.limits import headers as ratelimits
     from tests.conftest import PASSWORD, csrf_token
 
     reads_after_view = []

@@ -12,7 +12,7 @@ from rq.job import JobStatus
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import leases, reconcile
+from proxyapp.services.predictions import leases, reconcile
 from tests.conftest import CANONICAL_BODY, bearer
 
 LEASE = 0.3

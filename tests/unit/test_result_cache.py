@@ -11,8 +11,8 @@ from config import ConfigError, load_config
 from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import cache
-from proxyapp.services.upstream import UpstreamResult
+from proxyapp.services.predictions import result_cache as cache
+from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.stack import ROOT
 from workers.predictions import execute

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from proxyapp.services.retrying import RetryPolicy, call_with_retries
-from proxyapp.services.upstream import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
+from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
+from proxyapp.services.upstream.retrying import RetryPolicy, call_with_retries
 
 POLICY = RetryPolicy(max_attempts=4, deadline=30.0, backoff_base=1.0, backoff_max=8.0)
 

@@ -16,8 +16,8 @@ from config import ProductionConfig
 from proxyapp import create_app
 from proxyapp.extensions import db
 from proxyapp.models import User, UserSession, utcnow
-from proxyapp.services.accounts import register_user
-from proxyapp.services.login_sessions import describe_device, hash_token
+from proxyapp.services.accounts.lifecycle import register_user
+from proxyapp.services.signin.sessions import describe_device, hash_token
 from tests.conftest import PASSWORD, csrf_token
 from tests.webforms import quick_env, sign_in, sign_out, submit
 

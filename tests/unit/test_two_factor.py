@@ -20,8 +20,8 @@ from sqlalchemy import select, text
 from config import CONFIGS, ConfigError, DevelopmentConfig
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, RecoveryCode, TwoFactor, User, UserSession
-from proxyapp.services import two_factor
-from proxyapp.services.accounts import create_admin
+from proxyapp.services.accounts.lifecycle import create_admin
+from proxyapp.services.signin import two_factor
 from proxyapp.web.second_factor import PENDING_LIFETIME
 from tests.conftest import PASSWORD
 from tests.databases import DATABASE_KINDS, temporary_database

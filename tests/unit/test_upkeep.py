@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 
 from proxyapp.queue import get_redis, redis_key
-from proxyapp.services import reconcile
-from proxyapp.services.deployment import live_workers, reconciler_age
+from proxyapp.services.operations.readings import live_workers, reconciler_age
+from proxyapp.services.predictions import reconcile
 from workers import upkeep
 
 

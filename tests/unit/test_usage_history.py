@@ -13,9 +13,9 @@ from sqlalchemy import select
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, User, utcnow
 from proxyapp.queue import get_redis
-from proxyapp.services import usage_history as history_module
-from proxyapp.services.usage import record_request
-from proxyapp.services.usage_history import WINDOW_DAYS, usage_history, window
+from proxyapp.services.limits import usage_history as history_module
+from proxyapp.services.limits.usage import record_request
+from proxyapp.services.limits.usage_history import WINDOW_DAYS, usage_history, window
 from tests.conftest import testing_env as isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
 

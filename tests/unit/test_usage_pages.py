@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, utcnow
-from proxyapp.services import usage_history
+from proxyapp.services.limits import usage_history
 from proxyapp.web.usage import PAGE_SIZE
 from tests.conftest import bearer
 from tests.databases import DATABASE_KINDS, temporary_database

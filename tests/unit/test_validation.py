@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError, validate
 
-from proxyapp.codes import TIMEGAP_TOKENS, CodeSystem, code_problems
+from proxyapp.code_systems import TIMEGAP_TOKENS, CodeSystem, code_problems
 from proxyapp.schemas import (
     MAX_CODE_LENGTH,
     MAX_DISPLAY_LENGTH,

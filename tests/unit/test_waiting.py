@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import config
-from proxyapp.services.waiting import WaitSlots
+from proxyapp.services.predictions.waiting import WaitSlots
 
 
 def test_slots_are_bounded_in_total_and_per_account_and_freed_after_use():

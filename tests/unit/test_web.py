@@ -6,7 +6,7 @@ import pytest
 
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User
-from proxyapp.services.keys import hash_key, is_well_formed
+from proxyapp.services.keys.tokens import hash_key, is_well_formed
 from tests.conftest import PASSWORD, bearer, csrf_token
 
 KEY_PATTERN = r'data-testid="new-key">(pxk_[0-9A-Za-z]+)<'

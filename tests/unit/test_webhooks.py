@@ -15,7 +15,7 @@ from config import ProductionConfig
 from proxyapp.extensions import db
 from proxyapp.models import DeliveryState, WebhookDelivery, utcnow
 from proxyapp.queue import get_queue
-from proxyapp.services import predictions
+from proxyapp.services.predictions import lifecycle as predictions
 from proxyapp.services.webhooks.deliveries import (
     DELIVERY_JOB,
     attempt_delivery,

@@ -16,7 +16,7 @@ from proxyapp.extensions import db
 from proxyapp.links import links_from
 from proxyapp.models import PENDING_STATUSES, Batch, Prediction, utcnow
 from proxyapp.schemas import BatchSchema, PredictionSummarySchema, shared
-from proxyapp.services.batch_summary import summarize
+from proxyapp.services.predictions.batch_summary import summarize
 from proxyapp.services.webhooks.deliveries import record_delivery
 from proxyapp.services.webhooks.events import TEST_EVENT, WebhookEvent, envelope, wants
 

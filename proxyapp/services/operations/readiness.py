@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from proxyapp.extensions import db
 from proxyapp.queue import get_redis
-from proxyapp.services.deployment import (
+from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
     CircuitState,
     circuit_state,

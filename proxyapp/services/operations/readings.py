@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from proxyapp.extensions import db
 from proxyapp.models import PENDING_STATUSES, Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services.circuit import CircuitBreaker
+from proxyapp.services.upstream.circuit import CircuitBreaker
 
 # The prefix the workers' breaker keeps its state under (workers.predictions.breaker).
 CIRCUIT_KEY = "circuit"

@@ -1,7 +1,7 @@
 """The operator's overview of the whole deployment, one reading for `flask predictions stats` and /admin.
 
 Each figure comes from the database or Redis through the same readers /readyz and /metrics
-use (services/deployment.py), so the page, the command and the probes never disagree.
+use (services/operations/readings.py), so the page, the command and the probes never disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, PredictionStatus, User, utcnow
-from proxyapp.services.deployment import (
+from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
     circuit_state,
     failure_counts,

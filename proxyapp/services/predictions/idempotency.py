@@ -18,7 +18,7 @@ from flask import current_app
 
 from proxyapp.errors import APIError
 from proxyapp.queue import get_redis, redis_key
-from proxyapp.services.account_data import add_to_index
+from proxyapp.services.accounts.redis_index import add_to_index
 
 MAX_KEY_LENGTH = 255
 HEADER = "Idempotency-Key"

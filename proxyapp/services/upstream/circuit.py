@@ -25,7 +25,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
+from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 
 log = logging.getLogger(__name__)
 

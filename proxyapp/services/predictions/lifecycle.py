@@ -35,9 +35,10 @@ from proxyapp.models import (
 )
 from proxyapp.queue import PREDICTION_JOB, get_queue
 from proxyapp.schemas import UpstreamEmbeddingResponseSchema, UpstreamPredictResponseSchema, shared
-from proxyapp.services import cache, idempotency, notify
-from proxyapp.services.upstream import UpstreamError, UpstreamErrorCode
-from proxyapp.services.usage import ensure_pending_capacity
+from proxyapp.services.limits.usage import ensure_pending_capacity
+from proxyapp.services.predictions import idempotency, notify
+from proxyapp.services.predictions import result_cache as cache
+from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 from proxyapp.services.webhooks.emit import after_transition, prediction_event
 from proxyapp.services.webhooks.events import WebhookEvent, WebhookTarget, wants
 

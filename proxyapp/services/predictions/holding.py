@@ -25,7 +25,7 @@ from sqlalchemy import select
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import PREDICTION_JOB, get_queue, get_redis, redis_key
-from proxyapp.services import predictions
+from proxyapp.services.predictions import lifecycle as predictions
 
 log = logging.getLogger(__name__)
 

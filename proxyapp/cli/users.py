@@ -1,23 +1,22 @@
-"""Command-line tools (`flask --app proxyapp users|data|predictions|purge …`), added to the app by create_app."""
+"""`flask --app proxyapp users …`: operators' account commands (create-admin, list, disable, limits, …)."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 from limits import parse_many
 
 from proxyapp.admin.forms import MAX_PENDING_CAP
-from proxyapp.crypto import reencrypt_all, reencrypt_signing_keys, reencrypt_two_factor_secrets
 from proxyapp.links import links_from
 from proxyapp.models import User
-from proxyapp.ops.commands import predictions, purge_command
-from proxyapp.services import admin, two_factor
-from proxyapp.services.accounts import InvalidCredentials, UsernameTaken, create_admin, find_user
-from proxyapp.services.passwords import password_problem
-from proxyapp.services.recovery import create_reset_link, set_password_by_operator
+from proxyapp.services.accounts import admin
+from proxyapp.services.accounts.lifecycle import InvalidCredentials, UsernameTaken, create_admin, find_user
+from proxyapp.services.accounts.passwords import password_problem
+from proxyapp.services.accounts.recovery import create_reset_link, set_password_by_operator
+from proxyapp.services.signin import two_factor
 
 users = AppGroup("users", help="Manage accounts.")
 
@@ -157,26 +156,3 @@ def set_limit_command(username: str, rate_limit: str | None, max_pending: str | 
     admin.set_limits(None, user, new_rate, new_pending)
     click.echo(f"{username}: rate limit {new_rate or 'default'}, pending cap "
                f"{'default' if new_pending is None else new_pending}.")
-
-
-data = AppGroup("data", help="Manage stored patient data.")
-
-
-@data.command("reencrypt")
-def reencrypt_command() -> None:
-    """Rewrite all stored inputs and outputs under the first DATA_ENCRYPTION_KEY (after a rotation)."""
-    click.echo(f"Re-encrypted {reencrypt_all()} predictions under the newest key.")
-    keys = reencrypt_signing_keys()
-    if keys:
-        click.echo(f"Re-encrypted {keys} webhook signing secrets under the newest key.")
-    secrets = reencrypt_two_factor_secrets()
-    if secrets:
-        click.echo(f"Re-encrypted {secrets} two-factor secrets under the newest key.")
-
-
-def register_commands(app: Flask) -> None:
-    """Add the command groups to the app's `flask` command."""
-    app.cli.add_command(users)
-    app.cli.add_command(data)
-    app.cli.add_command(predictions)
-    app.cli.add_command(purge_command)

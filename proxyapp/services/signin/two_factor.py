@@ -21,10 +21,10 @@ from sqlalchemy import delete, or_, update
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import RecoveryCode, TwoFactor, User, utcnow
-from proxyapp.services import recovery_codes
-from proxyapp.services.accounts import WrongPassword
-from proxyapp.services.audit import AuditAction, record_event
-from proxyapp.services.passwords import verify_password
+from proxyapp.services.accounts.audit import AuditAction, record_event
+from proxyapp.services.accounts.lifecycle import WrongPassword
+from proxyapp.services.accounts.passwords import verify_password
+from proxyapp.services.signin import recovery_codes
 
 ISSUER = "proxyapp"
 VALID_WINDOW = 1  # steps accepted either side of the current one

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 
 from proxyapp.extensions import db
 from proxyapp.models import AccountToken, User, utcnow
-from proxyapp.services.login_sessions import hash_token
+from proxyapp.services.signin.sessions import hash_token
 
 # Used and expired rows are kept this long (so a late click says "used" or "expired"), then deleted.
 KEEP_SPENT = timedelta(days=7)

@@ -9,9 +9,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from proxyapp.services.deployment import SOURCE_ERRORS
-from proxyapp.services.figures import SystemFigures, system_figures
-from proxyapp.services.reconcile import purge_expired_results, recover_lost_predictions
+from proxyapp.services.operations.overview import SystemFigures, system_figures
+from proxyapp.services.operations.readings import SOURCE_ERRORS
+from proxyapp.services.predictions.reconcile import purge_expired_results, recover_lost_predictions
 from proxyapp.services.webhooks.deliveries import purge_old_deliveries
 
 predictions = AppGroup("predictions", help="Inspect and repair the prediction queue.")

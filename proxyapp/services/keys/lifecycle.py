@@ -20,7 +20,7 @@ from proxyapp.database import begin_write
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, User, utcnow
-from proxyapp.services.keys import IssuedKey, issue_key
+from proxyapp.services.keys.tokens import IssuedKey, issue_key
 
 
 class KeyStatus(str, Enum):

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, User
-from proxyapp.services.account_data import forget_account
-from proxyapp.services.audit import AuditAction, record_event
-from proxyapp.services.keys import IssuedKey, issue_key
-from proxyapp.services.login_sessions import delete_sessions
-from proxyapp.services.passwords import hash_password, password_problem, verify_password
+from proxyapp.services.accounts.audit import AuditAction, record_event
+from proxyapp.services.accounts.passwords import hash_password, password_problem, verify_password
+from proxyapp.services.accounts.redis_index import forget_account
+from proxyapp.services.keys.tokens import IssuedKey, issue_key
+from proxyapp.services.signin.sessions import delete_sessions
 from proxyapp.services.webhooks.deliveries import forget_account_deliveries
 
 FIRST_KEY_NAME = "default"

@@ -22,7 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from proxyapp.extensions import db
 from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, User, utcnow
-from proxyapp.services.usage import daily_request_counts
+from proxyapp.services.limits.usage import daily_request_counts
 
 WINDOW_DAYS = 30
 PENDING = "pending"  # queued and running, counted together: both are moments, not outcomes

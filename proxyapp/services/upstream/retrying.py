@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from proxyapp.services.circuit import CircuitBreaker
-from proxyapp.services.upstream import UpstreamError, UpstreamResult
+from proxyapp.services.upstream.circuit import CircuitBreaker
+from proxyapp.services.upstream.client import UpstreamError, UpstreamResult
 
 
 @dataclass(frozen=True)

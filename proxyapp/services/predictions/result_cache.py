@@ -26,7 +26,7 @@ from config import ConfigError
 from proxyapp.crypto import decrypt_json, encrypt_json
 from proxyapp.models import Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_redis, redis_key, write_later
-from proxyapp.services.account_data import add_to_index
+from proxyapp.services.accounts.redis_index import add_to_index
 
 log = logging.getLogger(__name__)
 _KEY_PURPOSE = b"proxyapp result cache v1"

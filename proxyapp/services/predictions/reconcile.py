@@ -25,8 +25,9 @@ from proxyapp.extensions import db
 from proxyapp.metrics.shared import record_reconciler_error
 from proxyapp.models import PENDING_STATUSES, TERMINAL_STATUSES, Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services import holding, leases, predictions
-from proxyapp.services.deployment import RECONCILER_LAST_PASS_KEY
+from proxyapp.services.operations.readings import RECONCILER_LAST_PASS_KEY
+from proxyapp.services.predictions import holding, leases
+from proxyapp.services.predictions import lifecycle as predictions
 from proxyapp.services.webhooks.deliveries import purge_old_deliveries, requeue_stale_deliveries
 
 log = logging.getLogger(__name__)

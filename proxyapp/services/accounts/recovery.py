@@ -18,7 +18,9 @@ from proxyapp.database import begin_write
 from proxyapp.extensions import db
 from proxyapp.links import links_from, public_origin, public_url_for
 from proxyapp.models import User
-from proxyapp.services.account_tokens import (
+from proxyapp.services.accounts.audit import AuditAction, record_event
+from proxyapp.services.accounts.passwords import hash_password
+from proxyapp.services.accounts.tokens import (
     TokenPurpose,
     find_token,
     issue_token,
@@ -26,10 +28,8 @@ from proxyapp.services.account_tokens import (
     spend_all,
     spend_token,
 )
-from proxyapp.services.audit import AuditAction, record_event
-from proxyapp.services.login_sessions import delete_sessions
-from proxyapp.services.mail import MailNotSent, enqueue_mail_job, send_mail
-from proxyapp.services.passwords import hash_password
+from proxyapp.services.accounts.mail import MailNotSent, enqueue_mail_job, send_mail
+from proxyapp.services.signin.sessions import delete_sessions
 
 log = logging.getLogger(__name__)
 RESET_JOB = "workers.mail.send_password_reset"

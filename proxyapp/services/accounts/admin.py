@@ -9,8 +9,8 @@ from proxyapp.database import begin_write
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
-from proxyapp.services.audit import AuditAction, record_event
-from proxyapp.services.keyring import find_owned_key
+from proxyapp.services.accounts.audit import AuditAction, record_event
+from proxyapp.services.keys.lifecycle import find_owned_key
 
 USERS_PER_PAGE = 25
 

@@ -12,9 +12,9 @@ from proxyapp.database import begin_write
 from proxyapp.errors import APIError
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Batch, Prediction, PredictionKind, User, new_prediction_id
-from proxyapp.services import predictions
-from proxyapp.services.batch_summary import BatchSummary, summarize
-from proxyapp.services.usage import ensure_pending_capacity
+from proxyapp.services.limits.usage import ensure_pending_capacity
+from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions.batch_summary import BatchSummary, summarize
 from proxyapp.services.webhooks.emit import batch_item_finished, prediction_event
 from proxyapp.services.webhooks.events import WebhookEvent, WebhookTarget, wants
 

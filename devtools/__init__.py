@@ -1,0 +1,1 @@
+"""Development and test tools; nothing in production imports this package."""

@@ -1,0 +1,9 @@
+"""The upstream inference API: its HTTP client, retries with backoff, and the shared circuit breaker.
+
+Modules and their public names (tests/unit/test_layout.py keeps this list complete):
+
+- circuit: CircuitOpenError, CircuitBreaker
+- client: UpstreamErrorCode, UpstreamError, UpstreamResult, UpstreamClient
+- retrying: RetryPolicy, Calls, call_with_retries
+"""
+
