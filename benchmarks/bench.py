@@ -12,6 +12,9 @@ Stack 1 (no workers) for a, l, h; stack 1' (simulator at 0 ms, 2 worker processe
   l. listing: GET /v1/predictions at 50,000 stored rows vs an account with none
   h. history: a 512- and a 64-item history submitted vs a 1-item one
   c. added latency: `Prefer: wait` one at a time vs the simulator called directly
+Floor (not the proxy: benchmarks/floor_app.py on waitress, the same parts, no proxy logic) for f:
+  f. floor: the cheapest possible submission (key lookup, insert, commit, enqueue; then plus one
+     Flask-Limiter window) vs GET /healthz on the same server: what bounds part a on this machine
 Stack 2 (simulator at L ms, SLOTS job slots in 2 processes, 48 waitress threads; `--database-url` for PostgreSQL):
   w. synchronous at L ms: `Prefer: wait` over 32 connections vs the ideal 32 / L
   b. end to end: batches drained by the slots vs the ideal SLOTS / L, and PSS per slot
@@ -21,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -33,11 +39,11 @@ from pathlib import Path
 import requests
 
 from benchmarks.loadgen import Request, Result, run
-from devtools.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from proxyapp.models import new_prediction_id
 from tests.conftest import CANONICAL_BODY
 from tests.integration.conftest import register_over_http
-from tests.stack import SIMULATOR_KEY, Stack
+from tests.stack import SIMULATOR_KEY, Stack, wait_http
 
 UNLIMITED = {"RATE_LIMIT": "10000000/minute", "POLL_RATE_LIMIT": "10000000/minute", "MAX_PENDING": "10000000",
              "REGISTER_RATE_LIMIT": "1000/minute"}
@@ -208,6 +214,38 @@ def stack_slow(workdir: Path, redis_url: str, seconds: float, threads: int, slot
     return {"w": synchronous_slow, "b": end_to_end, "stop": stack.stop}  # type: ignore[dict-item]
 
 
+def stack_floor(workdir: Path, redis_url: str, seconds: float, threads: int) -> dict[str, Callable[[], Figures]]:
+    """The floor app (benchmarks/floor_app.py) served by waitress the way the Procfile serves the proxy."""
+    database = str(workdir / "floor.sqlite")
+    key = f"floor-{uuid.uuid4().hex}"
+    env = {**os.environ, "FLOOR_DATABASE": database, "FLOOR_REDIS_URL": redis_url}
+    subprocess.run([sys.executable, "-c", f"from benchmarks.floor_app import add_key; add_key({database!r}, {key!r})"],
+                   env=env, check=True)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"--threads={threads}",
+                               "--max-request-body-size=1048576", "benchmarks.floor_app:app"],
+                              env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/healthz", process=server)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def floor() -> Figures:
+        baseline = _closed(Request("GET", f"{base}/healthz", {}), seconds)
+        bare = _closed(Request("POST", f"{base}/submit", headers, CANONICAL_BODY), seconds)
+        limited = _closed(Request("POST", f"{base}/submit-limited", headers, CANONICAL_BODY), seconds)
+        if set(bare.statuses) != {202} or set(limited.statuses) != {202}:
+            raise RuntimeError(f"the floor app answered {bare.statuses} and {limited.statuses}")
+        return {"healthz_rps": baseline.throughput, "floor_rps": bare.throughput,
+                "ratio": bare.throughput / baseline.throughput, "with_limiter_rps": limited.throughput,
+                "ratio_with_limiter": limited.throughput / baseline.throughput}
+
+    def stop() -> None:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    return {"f": floor, "stop": stop}  # type: ignore[dict-item]
+
+
 def _pct(values: list[float], fraction: float) -> float:
     return sorted(values)[min(len(values) - 1, int(fraction * len(values)))]
 
@@ -263,13 +301,14 @@ def _summary(runs: list[Figures]) -> str:
 
 NAMES = {"a": "submission path (8 connections)", "s": "synchronous path, upstream 0 ms (8 connections)",
          "l": "listing at 50,000 rows", "h": "history length", "c": "added latency of Prefer: wait",
+         "f": "floor of the submission path, not the proxy (8 connections)",
          "w": "synchronous path, upstream slow (32 connections)", "b": "end to end"}
 
 
 def main() -> None:
     """Run the selected parts `--repeat` times, interleaved, and print min/median/max of each figure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="aslhcwb", help="letters of the parts to run (see the module doc)")
+    parser.add_argument("--parts", default="aslhcfwb", help="letters of the parts to run (see the module doc)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
@@ -286,6 +325,7 @@ def main() -> None:
         workdir = Path(tmp)
         for letters, group in (
             ("aslhc", lambda: stack_one(workdir, redis_url, args.seconds, args.threads, args.samples)),
+            ("f", lambda: stack_floor(workdir, redis_url, args.seconds, args.threads)),
             ("wb", lambda: stack_slow(workdir, redis_url, args.seconds, args.threads, args.slots, args.latency_ms,
                                       args.per_slot, args.database_url)),
         ):
