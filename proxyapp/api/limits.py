@@ -20,7 +20,8 @@ from proxyapp.api.auth import resolve_api_key
 from proxyapp.api.parsing import json_body
 from proxyapp.extensions import limiter
 from proxyapp.schemas import MAX_BATCH_SIZE
-from proxyapp.services.limits.usage import SUBMIT_ACCOUNT_SCOPE, effective_rate_limit, record_request
+from proxyapp.services.limits.rules import anonymous_limit, effective_rate_limit, poll_limit
+from proxyapp.services.limits.usage import SUBMIT_ACCOUNT_SCOPE, record_request
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,6 @@ def submission_limit() -> str:
     """The submission window of the caller's account (admin override or RATE_LIMIT)."""
     api_key = resolve_api_key()
     return effective_rate_limit(api_key.user) if api_key else current_app.config["RATE_LIMIT"]
-
-
-def poll_limit() -> str:
-    """The window for GETs under /v1 (POLL_RATE_LIMIT)."""
-    return current_app.config["POLL_RATE_LIMIT"]
-
-
-def anonymous_limit() -> str:
-    """The per-IP window for requests without a valid key."""
-    return current_app.config["ANONYMOUS_RATE_LIMIT"]
 
 
 def submission_cost() -> int:

@@ -32,31 +32,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from proxyapp.extensions import limiter
 from proxyapp.services.accounts.lifecycle import normalize_username
+from proxyapp.services.limits.rules import login_ip_limit, login_limit, login_username_limit
 
 View = Callable[..., object]
 KNOWN_DEVICE_COOKIE = "known_device"
 KNOWN_DEVICE_LIFETIME = timedelta(days=90)
 MAX_KEYED_USERNAME = 64  # longer form values are cut before they become part of a Redis key
-
-
-def login_limit() -> str:
-    """Failed password checks per client IP and username (LOGIN_RATE_LIMIT)."""
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def login_ip_limit() -> str:
-    """Failed password checks per client IP, whatever the username (LOGIN_IP_RATE_LIMIT)."""
-    return current_app.config["LOGIN_IP_RATE_LIMIT"]
-
-
-def login_username_limit() -> str:
-    """Failed password checks per username from every client (LOGIN_USERNAME_RATE_LIMIT)."""
-    return current_app.config["LOGIN_USERNAME_RATE_LIMIT"]
-
-
-def register_limit() -> str:
-    """Registrations per window (REGISTER_RATE_LIMIT)."""
-    return current_app.config["REGISTER_RATE_LIMIT"]
 
 
 def attempted_username() -> str:

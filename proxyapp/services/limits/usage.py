@@ -14,6 +14,7 @@ from proxyapp.errors import APIError
 from proxyapp.extensions import db, limiter
 from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User, utcnow
 from proxyapp.queue import get_redis
+from proxyapp.services.limits.rules import effective_max_pending, effective_rate_limit
 
 SUBMIT_ACCOUNT_SCOPE = "submit-account"
 # Daily request counters are kept for the account page's 30-day history (and a day's slack).
@@ -21,16 +22,6 @@ DAILY_COUNTER_TTL_SECONDS = 32 * 24 * 3600
 RECENT_FOR_ESTIMATE = 20
 DEFAULT_WAIT_SECONDS = 5
 MAX_WAIT_SECONDS = 300
-
-
-def effective_rate_limit(user: User) -> str:
-    """The account's submission limit: the admin's override or RATE_LIMIT."""
-    return user.rate_limit or current_app.config["RATE_LIMIT"]
-
-
-def effective_max_pending(user: User) -> int:
-    """How many queued+running predictions the account may have."""
-    return user.max_pending if user.max_pending is not None else current_app.config["MAX_PENDING"]
 
 
 def lock_account_row(user: User) -> None:
