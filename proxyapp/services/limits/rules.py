@@ -57,6 +57,18 @@ def forgot_limit() -> str:
     return current_app.config["FORGOT_PASSWORD_RATE_LIMIT"]
 
 
+def scaled_limit(limit: str, factor: int) -> str:
+    """Multiply the count of a limit string such as `100/minute` (for polling limits)."""
+    parts = []
+    for item in limit.split(";"):
+        count, _, period = item.strip().partition("/")
+        try:
+            parts.append(f"{int(count) * factor}/{period}")
+        except ValueError:
+            raise ConfigError(f"RATE_LIMIT must look like '100/minute', got {limit!r}") from None
+    return ";".join(parts)
+
+
 def validate_limits(app: Flask) -> None:
     """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
     for name in ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT",
