@@ -405,7 +405,7 @@ def _scaled_limit(limit: str, factor: int) -> str:
     # Not at the top: importing proxyapp's modules runs proxyapp/__init__, which imports this one.
     from proxyapp.services.limits.rules import scaled_limit
 
-    return scaled_limit(limit, factor)
+    return scaled_limit("RATE_LIMIT", limit, factor)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:

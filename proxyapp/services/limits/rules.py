@@ -1,15 +1,63 @@
-"""The one owner of proxyapp's limits: which limit applies to whom.
+"""The one owner of proxyapp's limits: the notation of limit strings and which limit applies to whom.
 
 Blueprints only wire these into Flask-Limiter (proxyapp/api/limits.py, proxyapp/web/throttle.py).
+Every limit string is read by `parse_limits`: the settings (at start-up), the admin form and
+`flask users set-limit --rate-limit`, each saying so in its own words.
+
+config.py reads RATE_LIMIT through `scaled_limit` but imports it inside its `_scaled_limit`,
+not at its top: proxyapp/__init__ imports config first, and importing this module runs
+proxyapp/__init__, which would then find config half-built. By the time a config is built
+(`load_config`, a Config class called) config has finished importing, so the cycle never closes.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 
 from config import ConfigError
 from proxyapp.models import User
+
+LIMIT_EXAMPLES = "100/minute or 1000/hour;50/minute"
+LIMIT_SETTINGS = ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT", "LOGIN_RATE_LIMIT",
+                  "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT", "FORGOT_PASSWORD_RATE_LIMIT")
+
+
+class InvalidLimit(ValueError):
+    """A limit string the notation cannot read (it looks like 100/minute or 1000/hour;50/minute)."""
+
+
+def parse_limits(value: str) -> list[RateLimitItem]:
+    """The windows a limit string names, in the order written; InvalidLimit if it is unreadable."""
+    try:
+        return parse_many(value)
+    except ValueError:
+        raise InvalidLimit(value) from None
+
+
+def _setting_error(name: str, value: str) -> ConfigError:
+    return ConfigError(f"{name} must look like '100/minute', got {value!r}")
+
+
+def require_limit(name: str, value: str) -> list[RateLimitItem]:
+    """The windows of the setting `name`; ConfigError naming it if its value is unreadable."""
+    try:
+        return parse_limits(value)
+    except InvalidLimit:
+        raise _setting_error(name, value) from None
+
+
+def scaled_limit(name: str, value: str, factor: int) -> str:
+    """The setting's `count/period` limit string with every count multiplied (POLL_RATE_LIMIT from RATE_LIMIT)."""
+    require_limit(name, value)
+    parts = []
+    for item in value.split(";"):
+        count, _, period = item.strip().partition("/")
+        try:
+            parts.append(f"{int(count) * factor}/{period}")
+        except ValueError:  # readable, but written `100 per minute`: only the slash form is scaled
+            raise _setting_error(name, value) from None
+    return ";".join(parts)
 
 
 def effective_rate_limit(user: User) -> str:
@@ -57,23 +105,7 @@ def forgot_limit() -> str:
     return current_app.config["FORGOT_PASSWORD_RATE_LIMIT"]
 
 
-def scaled_limit(limit: str, factor: int) -> str:
-    """Multiply the count of a limit string such as `100/minute` (for polling limits)."""
-    parts = []
-    for item in limit.split(";"):
-        count, _, period = item.strip().partition("/")
-        try:
-            parts.append(f"{int(count) * factor}/{period}")
-        except ValueError:
-            raise ConfigError(f"RATE_LIMIT must look like '100/minute', got {limit!r}") from None
-    return ";".join(parts)
-
-
 def validate_limits(app: Flask) -> None:
     """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
-    for name in ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT",
-                 "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT", "FORGOT_PASSWORD_RATE_LIMIT"):
-        try:
-            parse_many(app.config[name])
-        except ValueError:
-            raise ConfigError(f"{name} must look like '100/minute', got {app.config[name]!r}") from None
+    for name in LIMIT_SETTINGS:
+        require_limit(name, app.config[name])

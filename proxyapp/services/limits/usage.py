@@ -7,14 +7,13 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from limits import parse
 from sqlalchemy import func, select
 
 from proxyapp.errors import APIError
 from proxyapp.extensions import db, limiter
 from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User, utcnow
 from proxyapp.queue import get_redis
-from proxyapp.services.limits.rules import effective_max_pending, effective_rate_limit
+from proxyapp.services.limits.rules import effective_max_pending, effective_rate_limit, parse_limits
 
 SUBMIT_ACCOUNT_SCOPE = "submit-account"
 # Daily request counters are kept for the account page's 30-day history (and a day's slack).
@@ -105,7 +104,7 @@ def daily_request_counts(user: User, days: list[date], key_id: int | None = None
 def request_usage(user: User) -> dict[str, Any]:
     """Submissions in the account's current window, and API requests today (UTC)."""
     window_limit = effective_rate_limit(user)
-    item = parse(window_limit)
+    item = parse_limits(window_limit)[0]
     args = [current_app.config["RATELIMIT_KEY_PREFIX"], f"account:{user.id}", SUBMIT_ACCOUNT_SCOPE]
     _, remaining = limiter.limiter.get_window_stats(item, *args)
     today = get_redis().get(_daily_counter(user.id, utcnow().date()))
