@@ -402,14 +402,10 @@ def _validate_mail_settings(config: Config) -> None:
 
 def _scaled_limit(limit: str, factor: int) -> str:
     """Multiply the count of a limit string such as `100/minute` (for polling limits)."""
-    parts = []
-    for item in limit.split(";"):
-        count, _, period = item.strip().partition("/")
-        try:
-            parts.append(f"{int(count) * factor}/{period}")
-        except ValueError:
-            raise ConfigError(f"RATE_LIMIT must look like '100/minute', got {limit!r}") from None
-    return ";".join(parts)
+    # Not at the top: importing proxyapp's modules runs proxyapp/__init__, which imports this one.
+    from proxyapp.services.limits.rules import scaled_limit
+
+    return scaled_limit("RATE_LIMIT", limit, factor)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:

@@ -19,7 +19,7 @@ from proxyapp.instance import read_or_create_secret
 from proxyapp.logs import init_request_logging
 from proxyapp.metrics.registry import init_metrics
 from proxyapp.security import init_security
-from proxyapp.services.limits.headers import validate_limits
+from proxyapp.services.limits.rules import validate_limits
 from proxyapp.services.predictions.waiting import init_wait_slots
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from limits import parse_many
 from wtforms import IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from proxyapp.models import User
+from proxyapp.services.limits.rules import LIMIT_EXAMPLES, InvalidLimit, parse_limits
 
 MAX_PENDING_CAP = 100_000
 
@@ -28,9 +28,9 @@ class LimitsForm(FlaskForm):
     def validate_rate_limit(self, field: StringField) -> None:
         """The same notation as RATE_LIMIT, e.g. `100/minute` or `1000/hour;50/minute`."""
         try:
-            parse_many(field.data)
-        except ValueError:
-            raise ValidationError("Write a limit such as 100/minute or 1000/hour;50/minute.") from None
+            parse_limits(field.data)
+        except InvalidLimit:
+            raise ValidationError(f"Write a limit such as {LIMIT_EXAMPLES}.") from None
 
     def cleaned(self) -> tuple[str | None, int | None]:
         """The values to store: None where the field was left blank."""

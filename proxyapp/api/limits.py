@@ -4,14 +4,15 @@ Every /v1 request with a valid key counts against two moving windows, one for th
 one for the account, so more keys never mean more quota. Requests without a valid key
 count only against a per-IP window and create no per-key state. Flask-Limiter checks
 limits in `before_request`, before the API's own authentication, so the key functions
-resolve the key themselves (once per request, cached in `g`).
+resolve the key themselves (once per request, cached in `g`). Which limit applies, the
+scopes and whose window it is come from proxyapp/services/limits/rules.py; this module wires them.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from flask_limiter.util import get_remote_address
 from limits.errors import StorageError
 from redis.exceptions import RedisError
@@ -20,7 +21,15 @@ from proxyapp.api.auth import resolve_api_key
 from proxyapp.api.parsing import json_body
 from proxyapp.extensions import limiter
 from proxyapp.schemas import MAX_BATCH_SIZE
-from proxyapp.services.limits.usage import SUBMIT_ACCOUNT_SCOPE, effective_rate_limit, record_request
+from proxyapp.services.limits.rules import (
+    Scope,
+    account_identity,
+    anonymous_limit,
+    key_identity,
+    poll_limit,
+    submission_limit,
+)
+from proxyapp.services.limits.usage import record_request
 
 log = logging.getLogger(__name__)
 
@@ -34,27 +43,16 @@ def _anonymous() -> bool:
 
 
 def _key_identity() -> str:
-    return f"key:{resolve_api_key().id}"
+    return key_identity(resolve_api_key().id)
 
 
 def _account_identity() -> str:
-    return f"account:{resolve_api_key().user_id}"
+    return account_identity(resolve_api_key().user_id)
 
 
-def submission_limit() -> str:
-    """The submission window of the caller's account (admin override or RATE_LIMIT)."""
+def _submission_limit() -> str:
     api_key = resolve_api_key()
-    return effective_rate_limit(api_key.user) if api_key else current_app.config["RATE_LIMIT"]
-
-
-def poll_limit() -> str:
-    """The window for GETs under /v1 (POLL_RATE_LIMIT)."""
-    return current_app.config["POLL_RATE_LIMIT"]
-
-
-def anonymous_limit() -> str:
-    """The per-IP window for requests without a valid key."""
-    return current_app.config["ANONYMOUS_RATE_LIMIT"]
+    return submission_limit(api_key.user if api_key else None)
 
 
 def submission_cost() -> int:
@@ -70,11 +68,11 @@ def submission_cost() -> int:
 def limit_api(bp: Blueprint) -> None:
     """Attach the API's windows to every route of the blueprint (counters shared across routes)."""
     windows = [
-        ("submit-key", submission_limit, _key_identity, ["POST"], _anonymous, submission_cost),
-        (SUBMIT_ACCOUNT_SCOPE, submission_limit, _account_identity, ["POST"], _anonymous, submission_cost),
-        ("poll-key", poll_limit, _key_identity, ["GET"], _anonymous, 1),
-        ("poll-account", poll_limit, _account_identity, ["GET"], _anonymous, 1),
-        ("anonymous", anonymous_limit, get_remote_address, None, _has_key, 1),
+        (Scope.SUBMIT_KEY, _submission_limit, _key_identity, ["POST"], _anonymous, submission_cost),
+        (Scope.SUBMIT_ACCOUNT, _submission_limit, _account_identity, ["POST"], _anonymous, submission_cost),
+        (Scope.POLL_KEY, poll_limit, _key_identity, ["GET"], _anonymous, 1),
+        (Scope.POLL_ACCOUNT, poll_limit, _account_identity, ["GET"], _anonymous, 1),
+        (Scope.ANONYMOUS, anonymous_limit, get_remote_address, None, _has_key, 1),
     ]
     for scope, value, key_func, methods, exempt_when, cost in windows:
         limiter.shared_limit(value, scope=scope, key_func=key_func, methods=methods, exempt_when=exempt_when,

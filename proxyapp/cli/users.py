@@ -7,7 +7,6 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from limits import parse_many
 
 from proxyapp.admin.forms import MAX_PENDING_CAP
 from proxyapp.links import links_from
@@ -16,6 +15,7 @@ from proxyapp.services.accounts import admin
 from proxyapp.services.accounts.lifecycle import InvalidCredentials, UsernameTaken, create_admin, find_user
 from proxyapp.services.accounts.passwords import password_problem
 from proxyapp.services.accounts.recovery import create_reset_link, set_password_by_operator
+from proxyapp.services.limits.rules import LIMIT_EXAMPLES, InvalidLimit, parse_limits
 from proxyapp.services.signin import two_factor
 
 users = AppGroup("users", help="Manage accounts.")
@@ -117,9 +117,9 @@ def _rate_limit(value: str) -> str | None:
     if value == "default":
         return None
     try:
-        parse_many(value)
-    except ValueError:
-        raise click.BadParameter("write a limit such as 100/minute or 1000/hour;50/minute") from None
+        parse_limits(value)
+    except InvalidLimit:
+        raise click.BadParameter(f"write a limit such as {LIMIT_EXAMPLES}") from None
     return value
 
 

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from proxyapp.services.limits.headers import add_rate_limit_headers
+from proxyapp.services.limits.rules import forgot_limit, register_limit
 from proxyapp.services.signin.two_factor import status as two_factor_status
 from proxyapp.web import (
                           account,
@@ -18,7 +19,7 @@ from proxyapp.web import (
 )
 from proxyapp.web.formatting import focus_field, format_duration, format_time
 from proxyapp.web.sessions import configure_sessions, no_store
-from proxyapp.web.throttle import failures_limited, per_ip_and_username, register_limit
+from proxyapp.web.throttle import failures_limited, per_ip_and_username
 
 __all__ = ["bp", "configure_sessions"]
 
@@ -38,7 +39,7 @@ bp.add_url_rule("/login", view_func=failures_limited(views.login), methods=["GET
 bp.add_url_rule("/login/code", view_func=failures_limited(second_factor.login_code, second_factor.pending_username),
                 methods=["GET", "POST"])
 bp.add_url_rule("/logout", view_func=views.logout, methods=["POST"])
-bp.add_url_rule("/forgot-password", view_func=per_ip_and_username(recovery.forgot_limit, recovery.forgot_password),
+bp.add_url_rule("/forgot-password", view_func=per_ip_and_username(forgot_limit, recovery.forgot_password),
                 methods=["GET", "POST"])
 bp.add_url_rule("/reset-password/<token>", "reset_password", recovery.reset_password_page, methods=["GET", "POST"])
 bp.add_url_rule("/verify-email/<token>", view_func=recovery.verify_email, methods=["GET", "POST"])

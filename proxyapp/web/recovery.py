@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from proxyapp.services.accounts.email import confirm_email, verification_email
+from proxyapp.services.accounts.mail import is_mail_enabled
 from proxyapp.services.accounts.recovery import request_password_reset, reset_account, reset_password
 from proxyapp.services.accounts.tokens import TokenRefused
-from proxyapp.services.accounts.mail import is_mail_enabled
 from proxyapp.web.recovery_forms import ForgotPasswordForm, ResetPasswordForm
 from proxyapp.web.views import form_status
 
 REFUSED_STATUS = {"unknown": 404, "used": 410, "expired": 410, "superseded": 410}
-
-
-def forgot_limit() -> str:
-    """Forgot-password requests per client IP and per username or email (FORGOT_PASSWORD_RATE_LIMIT)."""
-    return current_app.config["FORGOT_PASSWORD_RATE_LIMIT"]
 
 
 def forgot_password() -> ResponseReturnValue:

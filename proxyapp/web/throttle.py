@@ -15,7 +15,8 @@ count only *failures*, in three windows shared by those forms:
 Wrong two-factor codes (the sign-in's code step, enrolment, turning it off) count in the same
 windows, for the account the code is for. A successful sign-in counts in none of them. A
 breach renders the HTML error page (429) saying when to try again; the Retry-After header
-comes from the shared rate-limit headers hook.
+comes from the shared rate-limit headers hook. The limits, scopes and identities come from
+proxyapp/services/limits/rules.py; this module wires them to the views.
 """
 
 from __future__ import annotations
@@ -32,31 +33,19 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from proxyapp.extensions import limiter
 from proxyapp.services.accounts.lifecycle import normalize_username
+from proxyapp.services.limits.rules import (
+    Scope,
+    client_username_identity,
+    login_ip_limit,
+    login_limit,
+    login_username_limit,
+    username_identity,
+)
 
 View = Callable[..., object]
 KNOWN_DEVICE_COOKIE = "known_device"
 KNOWN_DEVICE_LIFETIME = timedelta(days=90)
 MAX_KEYED_USERNAME = 64  # longer form values are cut before they become part of a Redis key
-
-
-def login_limit() -> str:
-    """Failed password checks per client IP and username (LOGIN_RATE_LIMIT)."""
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def login_ip_limit() -> str:
-    """Failed password checks per client IP, whatever the username (LOGIN_IP_RATE_LIMIT)."""
-    return current_app.config["LOGIN_IP_RATE_LIMIT"]
-
-
-def login_username_limit() -> str:
-    """Failed password checks per username from every client (LOGIN_USERNAME_RATE_LIMIT)."""
-    return current_app.config["LOGIN_USERNAME_RATE_LIMIT"]
-
-
-def register_limit() -> str:
-    """Registrations per window (REGISTER_RATE_LIMIT)."""
-    return current_app.config["REGISTER_RATE_LIMIT"]
 
 
 def attempted_username() -> str:
@@ -66,9 +55,8 @@ def attempted_username() -> str:
     return normalize_username(request.form.get("username", ""))[:MAX_KEYED_USERNAME]
 
 
-def username_identity() -> str:
-    """Rate-limit key of the attempted username."""
-    return f"username:{attempted_username()}"
+def _attempted_username_identity() -> str:
+    return username_identity(attempted_username())
 
 
 def retry_message() -> str:
@@ -81,7 +69,7 @@ def per_ip_and_username(limit: Callable[[], str], view: View) -> View:
     """Limit a view's POSTs per client IP and, separately, per username (every attempt counts)."""
     options = {"methods": ["POST"], "error_message": retry_message}
     by_ip = limiter.limit(limit, **options)(view)
-    return limiter.limit(limit, key_func=username_identity, **options)(by_ip)
+    return limiter.limit(limit, key_func=_attempted_username_identity, **options)(by_ip)
 
 
 def _charged_by_the_view(_response: Response) -> bool:
@@ -96,18 +84,18 @@ def failures_limited(view: View, username: Callable[[], str] = attempted_usernam
     its pending state is for, so wrong codes fill the same windows as wrong passwords.
     """
     def by_username() -> str:
-        return f"username:{username()}"
+        return username_identity(username())
 
     def by_client_and_username() -> str:
-        return f"{get_remote_address()}|{by_username()}"
+        return client_username_identity(get_remote_address(), username())
 
     def is_known() -> bool:
         return is_known_device(username())
 
     options = {"methods": ["POST"], "error_message": retry_message, "deduct_when": _charged_by_the_view}
-    windows = ((login_limit, "password-failures-client-username", by_client_and_username, None),
-               (login_ip_limit, "password-failures-client", get_remote_address, None),
-               (login_username_limit, "password-failures-username", by_username, is_known))
+    windows = ((login_limit, Scope.PASSWORD_FAILURES_CLIENT_USERNAME, by_client_and_username, None),
+               (login_ip_limit, Scope.PASSWORD_FAILURES_CLIENT, get_remote_address, None),
+               (login_username_limit, Scope.PASSWORD_FAILURES_USERNAME, by_username, is_known))
     for limit, scope, key_func, exempt_when in windows:
         view = limiter.shared_limit(limit, scope, key_func=key_func, exempt_when=exempt_when, **options)(view)
     return view

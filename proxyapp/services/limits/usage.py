@@ -7,30 +7,27 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from limits import parse
 from sqlalchemy import func, select
 
 from proxyapp.errors import APIError
 from proxyapp.extensions import db, limiter
 from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User, utcnow
 from proxyapp.queue import get_redis
+from proxyapp.services.limits.rules import (
+    Scope,
+    account_identity,
+    effective_max_pending,
+    effective_rate_limit,
+    parse_limits,
+    poll_limit,
+    window_args,
+)
 
-SUBMIT_ACCOUNT_SCOPE = "submit-account"
 # Daily request counters are kept for the account page's 30-day history (and a day's slack).
 DAILY_COUNTER_TTL_SECONDS = 32 * 24 * 3600
 RECENT_FOR_ESTIMATE = 20
 DEFAULT_WAIT_SECONDS = 5
 MAX_WAIT_SECONDS = 300
-
-
-def effective_rate_limit(user: User) -> str:
-    """The account's submission limit: the admin's override or RATE_LIMIT."""
-    return user.rate_limit or current_app.config["RATE_LIMIT"]
-
-
-def effective_max_pending(user: User) -> int:
-    """How many queued+running predictions the account may have."""
-    return user.max_pending if user.max_pending is not None else current_app.config["MAX_PENDING"]
 
 
 def lock_account_row(user: User) -> None:
@@ -114,8 +111,8 @@ def daily_request_counts(user: User, days: list[date], key_id: int | None = None
 def request_usage(user: User) -> dict[str, Any]:
     """Submissions in the account's current window, and API requests today (UTC)."""
     window_limit = effective_rate_limit(user)
-    item = parse(window_limit)
-    args = [current_app.config["RATELIMIT_KEY_PREFIX"], f"account:{user.id}", SUBMIT_ACCOUNT_SCOPE]
+    item = parse_limits(window_limit)[0]
+    args = window_args(account_identity(user.id), Scope.SUBMIT_ACCOUNT)
     _, remaining = limiter.limiter.get_window_stats(item, *args)
     today = get_redis().get(_daily_counter(user.id, utcnow().date()))
     return {"window_used": item.amount - remaining, "window_limit": window_limit, "today": int(today or 0)}
@@ -129,7 +126,7 @@ def account_summary(user: User, api_key: ApiKey | None = None) -> dict[str, Any]
         "key": api_key,
         "limits": {
             "rate_limit": effective_rate_limit(user),
-            "poll_rate_limit": current_app.config["POLL_RATE_LIMIT"],
+            "poll_rate_limit": poll_limit(),
             "max_pending": effective_max_pending(user),
         },
         "usage": {
