@@ -8,9 +8,9 @@ from flask import Flask
 from proxyapp.extensions import db
 from proxyapp.models import Batch, Prediction
 from proxyapp.queue import get_queue
+from proxyapp.services.predictions.run import execute
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import execute
 
 BAD_ITEM = {**CANONICAL_BODY, "num_predictions": 0}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from proxyapp.services.predictions.run import execute
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import execute
 
 HISTORY = {"history": CANONICAL_BODY["history"]}
 

@@ -13,9 +13,9 @@ from proxyapp.api.headers import requested_wait
 from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue, get_redis
+from proxyapp.services.predictions.run import execute
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import execute
 
 OTHER_BODY = {**CANONICAL_BODY, "num_predictions": 2}
 

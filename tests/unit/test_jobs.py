@@ -16,9 +16,9 @@ from proxyapp.models import Prediction, User, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.predictions import holding, leases, reconcile
 from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions.run import breaker, execute
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import breaker, execute
 
 OUTPUT = {"history": [], "predictions": [[{"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes"}]]}
 Step = UpstreamError | dict | Callable[[], Any]

@@ -20,10 +20,10 @@ from proxyapp.extensions import db
 from proxyapp.metrics.build import PYPROJECT, project_version
 from proxyapp.metrics.shared import observe_upstream_call, record_finished
 from proxyapp.services.operations.readings import circuit_breaker
+from proxyapp.services.predictions.run import execute
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.metrics import Samples, parse_samples, value
-from workers.predictions import execute
 
 TOKEN = "metrics-token-" + "x" * 32
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}

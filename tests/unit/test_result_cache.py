@@ -12,10 +12,10 @@ from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.predictions import result_cache as cache
+from proxyapp.services.predictions.run import execute
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.stack import ROOT
-from workers.predictions import execute
 
 OUTPUT = {"predictions": [[{"code": "I10", "system": "ICD10CM", "display": "Essential hypertension"}]]}
 MINIMAL_BODY = {"history": CANONICAL_BODY["history"]}  # the defaults make it identical to CANONICAL_BODY
