@@ -1,10 +1,17 @@
-"""The run of one prediction job: call the upstream (with retries) and store the output or a classified error."""
+"""The run of one prediction job, top to bottom: the lease, `running`, the upstream calls, the outcome.
+
+A run takes the prediction's lease (a second delivery of the job steps aside), moves it to
+`running` (which hands back the request and counts the first call), calls the upstream with
+retries under the shared circuit breaker, counting each further call (and stopping when the
+prediction left `running`: canceled, or finished by another run), then stores what came of
+it: the output and its result-cache entry, a classified error, or, while the circuit is
+open, the prediction held back for later. Every state change is a conditional UPDATE of
+the state machine (lifecycle), which also wakes the waiting requests and tells the webhook.
+"""
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Callable
 
 from flask import current_app
 
@@ -16,7 +23,7 @@ from proxyapp.services.predictions import lifecycle as predictions
 from proxyapp.services.predictions import result_cache as cache
 from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamResult
-from proxyapp.services.upstream.retrying import RetryPolicy, call_with_retries
+from proxyapp.services.upstream.retrying import Calls, Retries, RetryPolicy
 
 # The job's lines keep the logger name they had in the worker module: operators filter on it.
 log = logging.getLogger("workers.predictions")
@@ -27,7 +34,7 @@ class RunEnded(Exception):
 
 
 def execute(prediction_id: str, client: UpstreamClient) -> str:
-    """The job body inside an app context; returns what this run did.
+    """The run of one prediction inside an app context; returns what this run did.
 
     Writes nobody waits on (metrics, the cache entry, the wake-up, the lease release) go to
     Redis together when the run ends: one round trip instead of one each.
@@ -40,28 +47,49 @@ def execute(prediction_id: str, client: UpstreamClient) -> str:
         if job is None:
             log.info("prediction already finished or gone; nothing to do", extra={"prediction_id": prediction_id})
             return "skipped"
-        return _call_and_store(prediction_id, job, client)
+        try:
+            result, calls = _call_upstream(prediction_id, job, client)
+        except RunEnded:
+            return "discarded"
+        except CircuitOpenError as error:
+            return _hold_back_or_fail(prediction_id, error)
+        except UpstreamError as error:
+            return _fail(prediction_id, error, error.elapsed_ms)
+        return _store(prediction_id, job, result, calls)
 
 
-def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: UpstreamClient) -> str:
+def _call_upstream(prediction_id: str, job: predictions.JobRequest,
+                   client: UpstreamClient) -> tuple[UpstreamResult, Calls]:
+    """Call until an answer; raise the last error, CircuitOpenError, or RunEnded when the prediction left running."""
     call = client.embed if job.kind == PredictionKind.EMBEDDING else client.predict
-    attempts = itertools.count(1)
-    try:
-        result, calls = call_with_retries(
-            _logging_failures(lambda within: call(job.body, within=within)),
-            RetryPolicy.from_config(current_app.config),
-            breaker(job.user_id),
-            before_call=lambda: _count_attempt(prediction_id, next(attempts)),
-        )
-    except RunEnded:
-        return "discarded"
-    except CircuitOpenError as error:
-        never_called = error.elapsed_ms is None  # mark_running counted a call this run did not make
-        if holding.hold_back(prediction_id, uncount_attempt=never_called):
-            return "held"
-        return _fail(prediction_id, error, error.elapsed_ms, uncount_attempt=never_called)
-    except UpstreamError as error:
-        return _fail(prediction_id, error, error.elapsed_ms)
+    retries = Retries(RetryPolicy.from_config(current_app.config), breaker(job.user_id))
+    while True:
+        retries.check_circuit()
+        attempt = retries.calls.count + 1
+        # The first call was counted by mark_running, which also found the prediction running.
+        if attempt > 1 and not predictions.record_attempt(prediction_id):
+            raise RunEnded()
+        bind_log_fields(attempt=attempt)  # this run's upstream call number, on the lines that follow
+        try:
+            result = call(job.body, within=retries.start_call())
+        except UpstreamError as error:
+            log.info("upstream call failed", extra={"error_code": error.code.value, "transient": error.is_transient})
+            if not retries.back_off(error):
+                raise
+        else:
+            return result, retries.succeeded(result)
+
+
+def _hold_back_or_fail(prediction_id: str, error: CircuitOpenError) -> str:
+    """Hold the prediction back until the circuit may close, or fail it if its hold window is over."""
+    never_called = error.elapsed_ms is None  # mark_running counted a call this run did not make
+    if holding.hold_back(prediction_id, uncount_attempt=never_called):
+        return "held"
+    return _fail(prediction_id, error, error.elapsed_ms, uncount_attempt=never_called)
+
+
+def _store(prediction_id: str, job: predictions.JobRequest, result: UpstreamResult, calls: Calls) -> str:
+    """The upstream's answer: succeeded with its output (and cached), or failed if it is not what we expect."""
     try:
         output = predictions.validated_output(result.body, job.kind)
     except UpstreamError as error:
@@ -79,24 +107,6 @@ def _fail(prediction_id: str, error: UpstreamError, upstream_ms: int | None, *, 
         # The code only: an upstream's message may quote the request, which is patient data.
         log.warning("prediction failed", extra={"error_code": error.code.value, "upstream_ms": upstream_ms})
     return "failed"
-
-
-def _count_attempt(prediction_id: str, attempt: int) -> None:
-    # The first call was counted by mark_running, which also found the prediction running.
-    if attempt > 1 and not predictions.record_attempt(prediction_id):
-        raise RunEnded()
-    bind_log_fields(attempt=attempt)  # this run's upstream call number, on the lines that follow
-
-
-def _logging_failures(call: Callable[[float], UpstreamResult]) -> Callable[[float], UpstreamResult]:
-    """The upstream call, logging each failed attempt's error code before the retry loop sees it."""
-    def attempt(within: float) -> UpstreamResult:
-        try:
-            return call(within)
-        except UpstreamError as error:
-            log.info("upstream call failed", extra={"error_code": error.code.value, "transient": error.is_transient})
-            raise
-    return attempt
 
 
 def breaker(user_id: int | None = None) -> CircuitBreaker:
