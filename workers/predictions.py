@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq import get_current_job
 
 from proxyapp.logs import log_fields
-from proxyapp.services.predictions.run import execute
+from proxyapp.services.predictions.run import run_prediction
 from workers.context import get_app, get_upstream
 from workers.joblog import job_log_fields
 
@@ -15,4 +15,4 @@ def run(prediction_id: str) -> str:
     job = get_current_job()
     fields = {**(job_log_fields(job) if job is not None else {}), "prediction_id": prediction_id}
     with log_fields(**fields), get_app().app_context():
-        return execute(prediction_id, get_upstream())
+        return run_prediction(prediction_id, get_upstream())

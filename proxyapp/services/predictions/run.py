@@ -33,7 +33,7 @@ class RunEnded(Exception):
     """The prediction left `running` (canceled, or finished by another run): stop calling upstream."""
 
 
-def execute(prediction_id: str, client: UpstreamClient) -> str:
+def run_prediction(prediction_id: str, client: UpstreamClient) -> str:
     """The run of one prediction inside an app context; returns what this run did.
 
     Writes nobody waits on (metrics, the cache entry, the wake-up, the lease release) go to
