@@ -8,9 +8,9 @@ from flask import Flask
 from proxyapp.extensions import db
 from proxyapp.models import Batch, Prediction
 from proxyapp.queue import get_queue
+from proxyapp.services.predictions.run import run_prediction
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import execute
 
 BAD_ITEM = {**CANONICAL_BODY, "num_predictions": 0}
 
@@ -52,7 +52,7 @@ def test_get_aggregates_status_counts(app, client, accounts):
     _, key = accounts.create()
     batch = submit_batch(client, key, items(3)).get_json()
     with app.app_context():
-        execute(batch["predictions"][0], InstantUpstream())
+        run_prediction(batch["predictions"][0], InstantUpstream())
     client.post(f"/v1/predictions/{batch['predictions'][1]}/cancel", headers=bearer(key))
     response = client.get(f"/v1/batches/{batch['id']}", headers=bearer(key))
     assert response.status_code == 200

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from proxyapp.services.predictions.run import run_prediction
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import execute
 
 HISTORY = {"history": CANONICAL_BODY["history"]}
 
@@ -52,7 +52,7 @@ def test_the_job_calls_embed_and_stores_the_vector(app, client, accounts):
     prediction_id = submit(client, key).get_json()["id"]
     upstream = EmbeddingUpstream({"embedding": [0.5, -1, 2.25], "model": "ignored"})
     with app.app_context():
-        assert execute(prediction_id, upstream) == "succeeded"
+        assert run_prediction(prediction_id, upstream) == "succeeded"
     body = client.get(f"/v1/predictions/{prediction_id}", headers=bearer(key)).get_json()
     assert body["status"] == "succeeded"
     assert body["output"] == {"embedding": [0.5, -1.0, 2.25]}
@@ -70,7 +70,7 @@ def test_an_unexpected_embedding_fails_as_a_bad_response(app, client, accounts, 
     _, key = accounts.create()
     prediction_id = submit(client, key).get_json()["id"]
     with app.app_context():
-        assert execute(prediction_id, EmbeddingUpstream(answer)) == "failed"
+        assert run_prediction(prediction_id, EmbeddingUpstream(answer)) == "failed"
     body = client.get(f"/v1/predictions/{prediction_id}", headers=bearer(key)).get_json()
     assert body["error"]["code"] == "upstream_bad_response" and body["output"] is None
 

@@ -13,9 +13,9 @@ from proxyapp.api.headers import requested_wait
 from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue, get_redis
+from proxyapp.services.predictions.run import run_prediction
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import execute
 
 OTHER_BODY = {**CANONICAL_BODY, "num_predictions": 2}
 
@@ -67,7 +67,7 @@ def test_a_replay_of_a_finished_prediction_is_200_with_the_result(app, client, a
     _, key = accounts.create()
     created = submit(client, key, **{"Idempotency-Key": "k2"}).get_json()
     with app.app_context():
-        execute(created["id"], InstantUpstream())
+        run_prediction(created["id"], InstantUpstream())
     replay = submit(client, key, **{"Idempotency-Key": "k2"})
     assert replay.status_code == 200
     assert replay.get_json()["status"] == "succeeded"
@@ -131,7 +131,7 @@ def test_prefer_wait_answers_200_once_finished(app, client, accounts):
             while not get_queue().job_ids:
                 time.sleep(0.05)
             time.sleep(0.3)  # the request is blocked by now
-            execute(get_queue().job_ids[0], InstantUpstream())
+            run_prediction(get_queue().job_ids[0], InstantUpstream())
             finished_at.append(time.monotonic())
 
     worker = threading.Thread(target=finish_once_queued)

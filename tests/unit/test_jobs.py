@@ -16,9 +16,9 @@ from proxyapp.models import Prediction, User, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.predictions import holding, leases, reconcile
 from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.predictions.run import breaker, run_prediction
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import breaker, execute
 
 OUTPUT = {"history": [], "predictions": [[{"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes"}]]}
 Step = UpstreamError | dict | Callable[[], Any]
@@ -72,7 +72,7 @@ def stored(app: Flask, prediction_id: str) -> Prediction:
 
 def run(app: Flask, prediction_id: str, upstream: FakeUpstream) -> str:
     with app.app_context():
-        return execute(prediction_id, upstream)
+        return run_prediction(prediction_id, upstream)
 
 
 def transient(code: UpstreamErrorCode = UpstreamErrorCode.SERVER_ERROR) -> UpstreamError:
@@ -207,7 +207,7 @@ def test_a_delivery_while_another_run_holds_the_lease_is_skipped(app, submit):
     upstream = FakeUpstream(OUTPUT)
     with app.app_context(), leases.hold(prediction_id) as is_ours:
         assert is_ours
-        assert execute(prediction_id, upstream) == "skipped"
+        assert run_prediction(prediction_id, upstream) == "skipped"
     assert upstream.calls == 0
     assert stored(app, prediction_id).status == "queued"
 

@@ -20,10 +20,10 @@ from proxyapp.extensions import db
 from proxyapp.metrics.build import PYPROJECT, project_version
 from proxyapp.metrics.shared import observe_upstream_call, record_finished
 from proxyapp.services.operations.readings import circuit_breaker
+from proxyapp.services.predictions.run import run_prediction
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.metrics import Samples, parse_samples, value
-from workers.predictions import execute
 
 TOKEN = "metrics-token-" + "x" * 32
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
@@ -51,7 +51,7 @@ class ScriptedUpstream:
 
 def run_job(app: Flask, prediction_id: str, upstream: ScriptedUpstream) -> None:
     with app.app_context():
-        execute(prediction_id, upstream)
+        run_prediction(prediction_id, upstream)
 
 
 def other_app(app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Flask:

@@ -12,10 +12,10 @@ from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.predictions import result_cache as cache
+from proxyapp.services.predictions.run import run_prediction
 from proxyapp.services.upstream.client import UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.stack import ROOT
-from workers.predictions import execute
 
 OUTPUT = {"predictions": [[{"code": "I10", "system": "ICD10CM", "display": "Essential hypertension"}]]}
 MINIMAL_BODY = {"history": CANONICAL_BODY["history"]}  # the defaults make it identical to CANONICAL_BODY
@@ -43,7 +43,7 @@ def run_to_success(app: Flask, client, key, body=CANONICAL_BODY) -> str:
     response = submit(client, key, body)
     assert response.status_code == 202, response.get_json()
     with app.app_context():
-        assert execute(response.get_json()["id"], CountingUpstream()) == "succeeded"
+        assert run_prediction(response.get_json()["id"], CountingUpstream()) == "succeeded"
     return response.get_json()["id"]
 
 

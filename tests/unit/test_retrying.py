@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from proxyapp.services.upstream.circuit import CircuitOpenError
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
-from proxyapp.services.upstream.retrying import RetryPolicy, call_with_retries
+from proxyapp.services.upstream.retrying import Calls, Retries, RetryPolicy
 
 POLICY = RetryPolicy(max_attempts=4, deadline=30.0, backoff_base=1.0, backoff_max=8.0)
 
@@ -60,19 +61,32 @@ def error(code: UpstreamErrorCode, retry_after: float | None = None) -> Upstream
     return UpstreamError(code, code.value, retry_after=retry_after, elapsed_ms=500)
 
 
+def call_until_answered(call, retries: Retries) -> tuple[UpstreamResult, Calls]:
+    """The loop a caller of Retries writes (as the prediction run does): check, call, back off or give up."""
+    while True:
+        retries.check_circuit()
+        try:
+            result = call(retries.start_call())
+        except UpstreamError as error:
+            if not retries.back_off(error):
+                raise
+        else:
+            return result, retries.succeeded(result)
+
+
 def run(outcomes, policy=POLICY, time=None):
     time = time or FakeTime()
-    attempts = []
-    result = call_with_retries(scripted(outcomes, time), policy, OpenBreaker(), before_call=lambda: attempts.append(1),
-                               sleep=time.sleep, clock=time.clock, rng=random.Random(7))
-    return result, time, attempts
+    call = scripted(outcomes, time)
+    result = call_until_answered(call, Retries(policy, OpenBreaker(), sleep=time.sleep, clock=time.clock,
+                                               rng=random.Random(7)))
+    return result, time, call.seen
 
 
 @pytest.mark.parametrize("code", [UpstreamErrorCode.SERVER_ERROR, UpstreamErrorCode.TIMEOUT,
                                   UpstreamErrorCode.CONNECTION, UpstreamErrorCode.RATE_LIMITED])
 def test_transient_errors_are_retried_until_success(code):
-    (_result, calls), time, attempts = run([error(code), error(code), None])
-    assert calls.count == 3 == len(attempts)
+    (_result, calls), time, seen = run([error(code), error(code), None])
+    assert calls.count == 3 == len(seen)
     assert calls.upstream_ms == 1500
     assert len(time.sleeps) == 2
 
@@ -124,31 +138,41 @@ def test_the_total_deadline_bounds_calls_and_sleeps():
 def test_each_call_is_told_the_time_left():
     time = FakeTime()
     call = scripted([error(UpstreamErrorCode.SERVER_ERROR), None], time, call_seconds=2.0)
-    call_with_retries(call, POLICY, OpenBreaker(), before_call=lambda: None, sleep=time.sleep, clock=time.clock,
-                      rng=random.Random(3))
+    call_until_answered(call, Retries(POLICY, OpenBreaker(), sleep=time.sleep, clock=time.clock,
+                                      rng=random.Random(3)))
     first, second = call.seen
     assert first == POLICY.deadline
     assert second == pytest.approx(POLICY.deadline - 2.0 - time.sleeps[0])
 
 
-def test_before_call_can_stop_the_loop():
-    class Stop(Exception):
-        pass
+class OpeningBreaker(OpenBreaker):
+    """A breaker whose circuit opens after `calls` calls were let through."""
 
-    def stop() -> None:
-        raise Stop()
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls_left = calls
 
+    def before_call(self) -> None:
+        if self.calls_left == 0:
+            raise CircuitOpenError()
+        self.calls_left -= 1
+
+
+@pytest.mark.parametrize(("calls_before", "elapsed_ms"), [(0, None), (2, 1000)])
+def test_an_open_circuit_stops_the_loop_with_the_upstream_time_so_far(calls_before, elapsed_ms):
     time = FakeTime()
-    with pytest.raises(Stop):
-        call_with_retries(scripted([None], time), POLICY, OpenBreaker(), before_call=stop, sleep=time.sleep,
-                          clock=time.clock)
+    call = scripted([error(UpstreamErrorCode.SERVER_ERROR)] * calls_before + [None], time)
+    with pytest.raises(CircuitOpenError) as raised:
+        call_until_answered(call, Retries(POLICY, OpeningBreaker(calls_before), sleep=time.sleep, clock=time.clock))
+    assert len(call.seen) == calls_before
+    assert raised.value.elapsed_ms == elapsed_ms  # None: no call was made (the run then uncounts its first)
 
 
 def test_the_breaker_hears_every_outcome():
     time = FakeTime()
     breaker = OpenBreaker()
-    call_with_retries(scripted([error(UpstreamErrorCode.SERVER_ERROR), None], time), POLICY, breaker,
-                      before_call=lambda: None, sleep=time.sleep, clock=time.clock)
+    call_until_answered(scripted([error(UpstreamErrorCode.SERVER_ERROR), None], time),
+                        Retries(POLICY, breaker, sleep=time.sleep, clock=time.clock))
     assert breaker.recorded == ["upstream_error", None]
 
 

@@ -24,7 +24,7 @@ from proxyapp.models import PENDING_STATUSES, Prediction, PredictionStatus, utcn
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.upstream.circuit import CircuitBreaker
 
-# The prefix the workers' breaker keeps its state under (workers.predictions.breaker).
+# The prefix the workers' breaker keeps its state under (services.predictions.run.breaker).
 CIRCUIT_KEY = "circuit"
 # Where the reconciler records the time of its last completed pass (services.reconcile).
 RECONCILER_LAST_PASS_KEY = "reconcile-last-pass"

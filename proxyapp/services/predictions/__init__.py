@@ -1,5 +1,6 @@
 """Predictions: creation and the state machine, batches, listing, idempotency, the result cache,
-bounded waiting, finish notifications, and what keeps runs moving (leases, holding, the reconciler).
+bounded waiting, finish notifications, the run of one job, and what keeps runs moving (leases, holding, the
+reconciler).
 
 Modules and their public names (tests/unit/test_layout.py keeps this list complete):
 
@@ -15,6 +16,7 @@ Modules and their public names (tests/unit/test_layout.py keeps this list comple
 - notify: announce_finished, wait_until_announced
 - reconcile: run_due_pass, recover_lost_predictions, requeue_prediction, purge_expired_results
 - result_cache: is_enabled, cache_key, lookup, store, mark_hit
+- run: RunEnded, run_prediction, breaker
 - waiting: WaitSlots, init_wait_slots, wait_slots
 """
 

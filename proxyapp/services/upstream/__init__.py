@@ -4,6 +4,6 @@ Modules and their public names (tests/unit/test_layout.py keeps this list comple
 
 - circuit: CircuitOpenError, CircuitBreaker
 - client: UpstreamErrorCode, UpstreamError, UpstreamResult, UpstreamClient
-- retrying: RetryPolicy, Calls, call_with_retries
+- retrying: RetryPolicy, Calls, Retries
 """
 

@@ -2,7 +2,8 @@
 
 Written here rather than taken from urllib3's `Retry` because the loop must also stop at
 a total deadline below the job timeout, consult the shared circuit breaker before every
-call, and count every call on the prediction (`metrics.attempts`).
+call, and let its caller count every call on the prediction (`metrics.attempts`) and stop
+between calls (the prediction was canceled): the caller writes the loop around `Retries`.
 """
 
 from __future__ import annotations
@@ -51,41 +52,59 @@ class Calls:
     upstream_ms: int = 0
 
 
-def call_with_retries(call: Callable[[float], UpstreamResult], policy: RetryPolicy, breaker: CircuitBreaker, *,
-                      before_call: Callable[[], None], sleep: Callable[[float], None] = time.sleep,
-                      clock: Callable[[], float] = time.monotonic,
-                      rng: random.Random | None = None) -> tuple[UpstreamResult, Calls]:
-    """Call until success, a final error, the attempt limit or the deadline; raise the last error.
+class Retries:
+    """One request's retry loop, driven by its caller: check the circuit, start a call, report how it went.
 
-    `call` gets the seconds left before the deadline; `before_call` runs before each call
-    (it records the attempt and may raise to stop, e.g. when the prediction was canceled).
-    A raised UpstreamError carries the total upstream milliseconds in `elapsed_ms`.
+    The caller writes the loop, so whatever must happen between calls (counting the call
+    on the prediction, stopping when it was canceled) reads in order in the caller's code;
+    this keeps the policy, the breaker, the clock and what the calls so far took.
     """
-    rng = rng or random.Random()
-    calls = Calls()
-    started = clock()
-    while True:
+
+    def __init__(self, policy: RetryPolicy, breaker: CircuitBreaker, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        self.policy = policy
+        self.breaker = breaker
+        self.calls = Calls()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._started = clock()
+
+    def check_circuit(self) -> None:
+        """Raise CircuitOpenError unless the breaker lets a call through now.
+
+        The error carries the upstream milliseconds so far in `elapsed_ms`: None before any call.
+        """
         try:
-            breaker.before_call()
+            self.breaker.before_call()
         except UpstreamError as error:
-            error.elapsed_ms = calls.upstream_ms if calls.count else None
+            error.elapsed_ms = self.calls.upstream_ms if self.calls.count else None
             raise
-        before_call()
-        calls.count += 1
-        try:
-            result = call(policy.deadline - (clock() - started))
-        except UpstreamError as error:
-            breaker.record(error)
-            calls.upstream_ms += error.elapsed_ms or 0
-            wait = policy.delay(calls.count, error.retry_after, rng)
-            if not _worth_retrying(error, calls.count, policy, clock() - started + wait):
-                error.elapsed_ms = calls.upstream_ms
-                raise
-            sleep(wait)
-            continue
-        breaker.record(None)
-        calls.upstream_ms += result.elapsed_ms
-        return result, calls
+
+    def start_call(self) -> float:
+        """Count the call about to be made; the seconds it has before the deadline."""
+        self.calls.count += 1
+        return self.policy.deadline - (self._clock() - self._started)
+
+    def back_off(self, error: UpstreamError) -> bool:
+        """Record a failed call and wait before the next; False at once if it was the last.
+
+        A last error carries the total upstream milliseconds in `elapsed_ms`.
+        """
+        self.breaker.record(error)
+        self.calls.upstream_ms += error.elapsed_ms or 0
+        wait = self.policy.delay(self.calls.count, error.retry_after, self._rng)
+        if not _worth_retrying(error, self.calls.count, self.policy, self._clock() - self._started + wait):
+            error.elapsed_ms = self.calls.upstream_ms
+            return False
+        self._sleep(wait)
+        return True
+
+    def succeeded(self, result: UpstreamResult) -> Calls:
+        """Record a successful call; what the calls took in all."""
+        self.breaker.record(None)
+        self.calls.upstream_ms += result.elapsed_ms
+        return self.calls
 
 
 def _worth_retrying(error: UpstreamError, attempts: int, policy: RetryPolicy, elapsed_after_wait: float) -> bool:
