@@ -106,11 +106,37 @@ class Config:
         env = os.environ if env is None else env
         self.APP_ENV = self.ENV_NAME
         self.SECRET_KEY = env.get("SECRET_KEY") or None
-        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or None
         self.DATA_ENCRYPTION_KEY = env.get("DATA_ENCRYPTION_KEY") or None
-        self.DATABASE_CONNECT_TIMEOUT = _int(env, "DATABASE_CONNECT_TIMEOUT", 5)
+        self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
+        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME") or ("https" if self.FORCE_HTTPS else "http")
+        # The origin clients use (scheme://host[:port]): every absolute URL is built from it, never
+        # from the request's Host header. In production, requests naming another host are refused.
+        self.PUBLIC_URL = (env.get("PUBLIC_URL") or "").rstrip("/") or None
+        self.TRUSTED_HOSTS = None
+        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
+        # Threads of each waitress process (the Procfile passes the same variable to waitress).
+        self.WEB_THREADS = _int(env, "WEB_THREADS", 8)
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
         self.REDIS_URL = env.get("REDIS_URL") or self.DEFAULT_REDIS_URL
         self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 2.0)
+        self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
+        self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
+        # Job slots per worker process (threads: jobs wait on the upstream, not the CPU).
+        self.WORKER_CONCURRENCY = _int(env, "WORKER_CONCURRENCY", 16)
+        # How long an idle slot blocks on the queue per round; bounds how fast a warm shutdown ends it.
+        self.WORKER_POLL_SECONDS = _int(env, "WORKER_POLL_SECONDS", 2)
+        self.WORKER_MAINTENANCE_INTERVAL = _int(env, "WORKER_MAINTENANCE_INTERVAL", 60)
+        self.WORKER_MONITORING_INTERVAL = _int(env, "WORKER_MONITORING_INTERVAL", 10)
+        self.RECONCILE_INTERVAL_SECONDS = _float(env, "RECONCILE_INTERVAL_SECONDS", 10.0)
+        self.JOB_LEASE_SECONDS = _float(env, "JOB_LEASE_SECONDS", 20.0)
+        self.MAX_RUNS = _int(env, "MAX_RUNS", 3)
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or None
+        self.DATABASE_CONNECT_TIMEOUT = _int(env, "DATABASE_CONNECT_TIMEOUT", 5)
+        # hide_parameters: SQL errors must never carry patient data into logs. The pool keeps a
+        # connection for every thread that may hold one at once (web threads or job slots, plus
+        # the worker's upkeep threads): with fewer, the others opened and closed one per use.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True,
+                                          "pool_size": max(self.WEB_THREADS, self.WORKER_CONCURRENCY) + 4}
         self.UPSTREAM_URL = (env.get("UPSTREAM_URL") or self.DEFAULT_UPSTREAM_URL or "").rstrip("/") or None
         self.UPSTREAM_API_KEY = env.get("UPSTREAM_API_KEY") or (
             DEV_UPSTREAM_API_KEY if self.UPSTREAM_URL == DEV_UPSTREAM_URL else None
@@ -119,64 +145,6 @@ class Config:
         self.UPSTREAM_TIMEOUT = _float(env, "UPSTREAM_TIMEOUT", 30.0)
         self.UPSTREAM_CONNECT_TIMEOUT = _float(env, "UPSTREAM_CONNECT_TIMEOUT", 3.05)
         self.UPSTREAM_MAX_RESPONSE_BYTES = _int(env, "UPSTREAM_MAX_RESPONSE_BYTES", 4 * 1024 * 1024)
-        self.RATE_LIMIT = env.get("RATE_LIMIT", "100/minute")
-        self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
-        self.ANONYMOUS_RATE_LIMIT = env.get("ANONYMOUS_RATE_LIMIT") or self.RATE_LIMIT
-        self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10/hour")
-        # Failed sign-ins (and password confirmations) per client IP and username, per client IP
-        # whatever the username, and per username from anywhere: the last is looser, a backstop
-        # against guesses spread over many addresses (see proxyapp/web/throttle.py).
-        self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
-        self.LOGIN_IP_RATE_LIMIT = env.get("LOGIN_IP_RATE_LIMIT", "10/minute")
-        self.LOGIN_USERNAME_RATE_LIMIT = env.get("LOGIN_USERNAME_RATE_LIMIT", "50/hour")
-        # Administrators must turn on two-factor sign-in (TOTP) before /admin opens (on in production).
-        self.REQUIRE_ADMIN_2FA = _bool(env, "REQUIRE_ADMIN_2FA", self.DEFAULT_REQUIRE_ADMIN_2FA)
-        self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
-        # account recovery: mail through SMTP_URL (smtp://, smtp+starttls://, smtps://; see parse_smtp_url)
-        # from MAIL_FROM. Unset: no mail; the forgot-password page points people to the operator.
-        self.SMTP_URL = env.get("SMTP_URL") or None
-        self.MAIL_FROM = env.get("MAIL_FROM") or None
-        self.SMTP_TIMEOUT = _float(env, "SMTP_TIMEOUT", 10.0)
-        self.PASSWORD_RESET_MINUTES = _int(env, "PASSWORD_RESET_MINUTES", 30)
-        self.EMAIL_VERIFY_HOURS = _int(env, "EMAIL_VERIFY_HOURS", 24)
-        # Forgot-password requests per client IP and, separately, per username or email asked about.
-        self.FORGOT_PASSWORD_RATE_LIMIT = env.get("FORGOT_PASSWORD_RATE_LIMIT", "5/hour")
-        self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
-        self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
-        self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
-        # An expiry chosen at key creation may lie at most this many days ahead (none: never expires).
-        self.KEY_MAX_LIFETIME_DAYS = _int(env, "KEY_MAX_LIFETIME_DAYS", 365)
-        self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
-        self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
-        # Threads of each waitress process (the Procfile passes the same variable to waitress).
-        self.WEB_THREADS = _int(env, "WEB_THREADS", 8)
-        # `Prefer: wait` may hold at most this many of a web process's threads, and at most
-        # MAX_WAITING_PER_ACCOUNT for one account; other waits are answered 202 at once.
-        self.MAX_WAITING = _int(env, "MAX_WAITING", max(1, self.WEB_THREADS // 2))
-        self.MAX_WAITING_PER_ACCOUNT = _int(env, "MAX_WAITING_PER_ACCOUNT", max(1, self.MAX_WAITING // 4))
-        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
-        self.STRICT_CODES = _bool(env, "STRICT_CODES", True)
-        self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
-        self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME") or ("https" if self.FORCE_HTTPS else "http")
-        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
-        # The origin clients use (scheme://host[:port]): every absolute URL is built from it, never
-        # from the request's Host header. In production, requests naming another host are refused.
-        self.PUBLIC_URL = (env.get("PUBLIC_URL") or "").rstrip("/") or None
-        self.TRUSTED_HOSTS = None
-        # Who runs this installation and how to reach them (an email address or an https URL): shown on
-        # the landing and privacy pages. Unset, the pages say that no operator is named.
-        self.OPERATOR_NAME = (env.get("OPERATOR_NAME") or "").strip() or None
-        self.OPERATOR_CONTACT = (env.get("OPERATOR_CONTACT") or "").strip() or None
-        # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
-        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
-        # The source commit of this build, for /metrics' proxyapp_build_info (e.g. set by the image build).
-        self.BUILD_COMMIT = env.get("BUILD_COMMIT") or None
-        self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
-        self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
-        # Seconds RQ keeps a finished prediction job (id and one-word outcome, no patient data) for
-        # rq-dashboard's "Finished" figure; 0 deletes it at once.
-        self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 600)
-        self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
         self.UPSTREAM_MAX_ATTEMPTS = _int(env, "UPSTREAM_MAX_ATTEMPTS", 5)
         self.UPSTREAM_DEADLINE = _float(env, "UPSTREAM_DEADLINE", self.JOB_TIMEOUT * 0.75)
         self.UPSTREAM_BACKOFF_BASE = _float(env, "UPSTREAM_BACKOFF_BASE", 0.5)
@@ -187,6 +155,63 @@ class Config:
         self.CIRCUIT_MIN_ACCOUNTS = _int(env, "CIRCUIT_MIN_ACCOUNTS", 2)
         # How long after submission a prediction may be held back (re-queued later) by an open circuit.
         self.CIRCUIT_HOLD_SECONDS = _float(env, "CIRCUIT_HOLD_SECONDS", 300.0)
+        self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
+        self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
+        self.STRICT_CODES = _bool(env, "STRICT_CODES", True)
+        self.IDEMPOTENCY_TTL_SECONDS = _int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+        self.CACHE_TTL = _int(env, "CACHE_TTL", 3600)  # seconds; 0 turns the result cache off
+        # `Prefer: wait` may hold at most this many of a web process's threads, and at most
+        # MAX_WAITING_PER_ACCOUNT for one account; other waits are answered 202 at once.
+        self.MAX_WAITING = _int(env, "MAX_WAITING", max(1, self.WEB_THREADS // 2))
+        self.MAX_WAITING_PER_ACCOUNT = _int(env, "MAX_WAITING_PER_ACCOUNT", max(1, self.MAX_WAITING // 4))
+        self.RATE_LIMIT = env.get("RATE_LIMIT", "100/minute")
+        self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
+        self.ANONYMOUS_RATE_LIMIT = env.get("ANONYMOUS_RATE_LIMIT") or self.RATE_LIMIT
+        self.REGISTER_RATE_LIMIT = env.get("REGISTER_RATE_LIMIT", "10/hour")
+        # Failed sign-ins (and password confirmations) per client IP and username, per client IP
+        # whatever the username, and per username from anywhere: the last is looser, a backstop
+        # against guesses spread over many addresses (see proxyapp/web/throttle.py).
+        self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "5/minute")
+        self.LOGIN_IP_RATE_LIMIT = env.get("LOGIN_IP_RATE_LIMIT", "10/minute")
+        self.LOGIN_USERNAME_RATE_LIMIT = env.get("LOGIN_USERNAME_RATE_LIMIT", "50/hour")
+        # Forgot-password requests per client IP and, separately, per username or email asked about.
+        self.FORGOT_PASSWORD_RATE_LIMIT = env.get("FORGOT_PASSWORD_RATE_LIMIT", "5/hour")
+        self.RATELIMIT_ENABLED = True
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "proxyapp")
+        # proxyapp writes its own headers: the tightest of several limits, plus the IETF fields.
+        self.RATELIMIT_HEADERS_ENABLED = False
+        # Administrators must turn on two-factor sign-in (TOTP) before /admin opens (on in production).
+        self.REQUIRE_ADMIN_2FA = _bool(env, "REQUIRE_ADMIN_2FA", self.DEFAULT_REQUIRE_ADMIN_2FA)
+        self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
+        self.SESSION_ABSOLUTE_HOURS = _int(env, "SESSION_ABSOLUTE_HOURS", 12)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.FORCE_HTTPS
+        self.REMEMBER_COOKIE_DURATION = 0
+        # Idle timeout: sessions are permanent cookies re-signed on every request, so they
+        # expire this long after the last one (patient data: sign idle people out).
+        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_IDLE_MINUTES)
+        # Absolute lifetime: a session ends this long after sign-in however active it is, so a
+        # stolen cookie cannot be kept alive by using it (checked on the server-side session row).
+        self.SESSION_ABSOLUTE_LIFETIME = timedelta(hours=self.SESSION_ABSOLUTE_HOURS)
+        self.SESSION_REFRESH_EACH_REQUEST = True
+        self.WTF_CSRF_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.ARGON2_TIME_COST = _int(env, "ARGON2_TIME_COST", 2)
+        self.ARGON2_MEMORY_KIB = _int(env, "ARGON2_MEMORY_KIB", 47104)
+        self.ARGON2_PARALLELISM = _int(env, "ARGON2_PARALLELISM", 1)
+        self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
+        self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
+        # An expiry chosen at key creation may lie at most this many days ahead (none: never expires).
+        self.KEY_MAX_LIFETIME_DAYS = _int(env, "KEY_MAX_LIFETIME_DAYS", 365)
+        # account recovery: mail through SMTP_URL (smtp://, smtp+starttls://, smtps://; see parse_smtp_url)
+        # from MAIL_FROM. Unset: no mail; the forgot-password page points people to the operator.
+        self.SMTP_URL = env.get("SMTP_URL") or None
+        self.MAIL_FROM = env.get("MAIL_FROM") or None
+        self.SMTP_TIMEOUT = _float(env, "SMTP_TIMEOUT", 10.0)
+        self.PASSWORD_RESET_MINUTES = _int(env, "PASSWORD_RESET_MINUTES", 30)
+        self.EMAIL_VERIFY_HOURS = _int(env, "EMAIL_VERIFY_HOURS", 24)
         # webhooks: private/loopback receivers (and plain http) only outside production by default
         self.WEBHOOK_ALLOW_PRIVATE = _bool(env, "WEBHOOK_ALLOW_PRIVATE", self.DEFAULT_WEBHOOK_ALLOW_PRIVATE)
         self.WEBHOOK_ALLOW_HTTP = self.ENV_NAME != "production"
@@ -201,43 +226,18 @@ class Config:
         self.WEBHOOK_BACKOFF_MAX = _float(env, "WEBHOOK_BACKOFF_MAX", 3600.0)
         self.WEBHOOK_RETRY_SECONDS = _float(env, "WEBHOOK_RETRY_SECONDS", 24 * 3600.0)
         self.WEBHOOK_TIMEOUT = _float(env, "WEBHOOK_TIMEOUT", 5.0)
-        self.IDEMPOTENCY_TTL_SECONDS = _int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
-        self.CACHE_TTL = _int(env, "CACHE_TTL", 3600)  # seconds; 0 turns the result cache off
-        self.RECONCILE_INTERVAL_SECONDS = _float(env, "RECONCILE_INTERVAL_SECONDS", 10.0)
-        self.JOB_LEASE_SECONDS = _float(env, "JOB_LEASE_SECONDS", 20.0)
-        self.MAX_RUNS = _int(env, "MAX_RUNS", 3)
-        self.WORKER_MAINTENANCE_INTERVAL = _int(env, "WORKER_MAINTENANCE_INTERVAL", 60)
-        self.WORKER_MONITORING_INTERVAL = _int(env, "WORKER_MONITORING_INTERVAL", 10)
-        # Job slots per worker process (threads: jobs wait on the upstream, not the CPU).
-        self.WORKER_CONCURRENCY = _int(env, "WORKER_CONCURRENCY", 16)
-        # How long an idle slot blocks on the queue per round; bounds how fast a warm shutdown ends it.
-        self.WORKER_POLL_SECONDS = _int(env, "WORKER_POLL_SECONDS", 2)
-        self.ARGON2_TIME_COST = _int(env, "ARGON2_TIME_COST", 2)
-        self.ARGON2_MEMORY_KIB = _int(env, "ARGON2_MEMORY_KIB", 47104)
-        self.ARGON2_PARALLELISM = _int(env, "ARGON2_PARALLELISM", 1)
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = self.FORCE_HTTPS
-        self.REMEMBER_COOKIE_DURATION = 0
-        # Idle timeout: sessions are permanent cookies re-signed on every request, so they
-        # expire this long after the last one (patient data: sign idle people out).
-        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_IDLE_MINUTES)
-        # Absolute lifetime: a session ends this long after sign-in however active it is, so a
-        # stolen cookie cannot be kept alive by using it (checked on the server-side session row).
-        self.SESSION_ABSOLUTE_LIFETIME = timedelta(hours=self.SESSION_ABSOLUTE_HOURS)
-        self.SESSION_REFRESH_EACH_REQUEST = True
-        # hide_parameters: SQL errors must never carry patient data into logs. The pool keeps a
-        # connection for every thread that may hold one at once (web threads or job slots, plus
-        # the worker's upkeep threads): with fewer, the others opened and closed one per use.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True,
-                                          "pool_size": max(self.WEB_THREADS, self.WORKER_CONCURRENCY) + 4}
-        self.WTF_CSRF_ENABLED = True
-        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-        self.RATELIMIT_ENABLED = True
-        self.RATELIMIT_STRATEGY = "moving-window"
-        self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "proxyapp")
-        # proxyapp writes its own headers: the tightest of several limits, plus the IETF fields.
-        self.RATELIMIT_HEADERS_ENABLED = False
+        self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
+        # Seconds RQ keeps a finished prediction job (id and one-word outcome, no patient data) for
+        # rq-dashboard's "Finished" figure; 0 deletes it at once.
+        self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 600)
+        # Who runs this installation and how to reach them (an email address or an https URL): shown on
+        # the landing and privacy pages. Unset, the pages say that no operator is named.
+        self.OPERATOR_NAME = (env.get("OPERATOR_NAME") or "").strip() or None
+        self.OPERATOR_CONTACT = (env.get("OPERATOR_CONTACT") or "").strip() or None
+        # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # The source commit of this build, for /metrics' proxyapp_build_info (e.g. set by the image build).
+        self.BUILD_COMMIT = env.get("BUILD_COMMIT") or None
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:
