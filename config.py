@@ -93,7 +93,11 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 class Config:
-    """Settings shared by every environment; subclasses change only defaults."""
+    """Settings shared by every environment; subclasses change only defaults.
+
+    Each `_read_*` method reads one group of `.env.example` (its docstring is that group's
+    heading there); later groups derive defaults from earlier ones, so the order matters.
+    """
 
     ENV_NAME = "base"
     DEFAULT_REDIS_URL: str | None = DEV_REDIS_URL
@@ -105,8 +109,30 @@ class Config:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
         self.APP_ENV = self.ENV_NAME
+        self._read_secrets(env)
+        self._read_http(env)
+        self._read_queue(env)
+        self._read_jobs(env)
+        self._read_database(env)
+        self._read_upstream(env)
+        self._read_predictions(env)
+        self._read_waiting(env)
+        self._read_rate_limits(env)
+        self._read_sessions(env)
+        self._read_keys(env)
+        self._read_mail(env)
+        self._read_webhooks(env)
+        self._read_retention(env)
+        self._read_operator(env)
+        self._read_observability(env)
+
+    def _read_secrets(self, env: Mapping[str, str]) -> None:
+        """Environment and secrets"""
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         self.DATA_ENCRYPTION_KEY = env.get("DATA_ENCRYPTION_KEY") or None
+
+    def _read_http(self, env: Mapping[str, str]) -> None:
+        """HTTP: the public origin, HTTPS, proxies and the web server"""
         self.FORCE_HTTPS = _bool(env, "FORCE_HTTPS", self.DEFAULT_FORCE_HTTPS)
         self.PREFERRED_URL_SCHEME = env.get("PREFERRED_URL_SCHEME") or ("https" if self.FORCE_HTTPS else "http")
         # The origin clients use (scheme://host[:port]): every absolute URL is built from it, never
@@ -117,9 +143,15 @@ class Config:
         # Threads of each waitress process (the Procfile passes the same variable to waitress).
         self.WEB_THREADS = _int(env, "WEB_THREADS", 8)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
+
+    def _read_queue(self, env: Mapping[str, str]) -> None:
+        """Redis and the queue"""
         self.REDIS_URL = env.get("REDIS_URL") or self.DEFAULT_REDIS_URL
         self.REDIS_SOCKET_TIMEOUT = _float(env, "REDIS_SOCKET_TIMEOUT", 2.0)
         self.QUEUE_NAME = env.get("QUEUE_NAME", "predictions")
+
+    def _read_jobs(self, env: Mapping[str, str]) -> None:
+        """Jobs and workers"""
         self.JOB_TIMEOUT = _int(env, "JOB_TIMEOUT", 120)
         # Job slots per worker process (threads: jobs wait on the upstream, not the CPU).
         self.WORKER_CONCURRENCY = _int(env, "WORKER_CONCURRENCY", 16)
@@ -130,6 +162,9 @@ class Config:
         self.RECONCILE_INTERVAL_SECONDS = _float(env, "RECONCILE_INTERVAL_SECONDS", 10.0)
         self.JOB_LEASE_SECONDS = _float(env, "JOB_LEASE_SECONDS", 20.0)
         self.MAX_RUNS = _int(env, "MAX_RUNS", 3)
+
+    def _read_database(self, env: Mapping[str, str]) -> None:
+        """Database"""
         self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or None
         self.DATABASE_CONNECT_TIMEOUT = _int(env, "DATABASE_CONNECT_TIMEOUT", 5)
         # hide_parameters: SQL errors must never carry patient data into logs. The pool keeps a
@@ -137,6 +172,9 @@ class Config:
         # the worker's upkeep threads): with fewer, the others opened and closed one per use.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True,
                                           "pool_size": max(self.WEB_THREADS, self.WORKER_CONCURRENCY) + 4}
+
+    def _read_upstream(self, env: Mapping[str, str]) -> None:
+        """Upstream: the inference API, retries and the circuit breaker"""
         self.UPSTREAM_URL = (env.get("UPSTREAM_URL") or self.DEFAULT_UPSTREAM_URL or "").rstrip("/") or None
         self.UPSTREAM_API_KEY = env.get("UPSTREAM_API_KEY") or (
             DEV_UPSTREAM_API_KEY if self.UPSTREAM_URL == DEV_UPSTREAM_URL else None
@@ -155,15 +193,24 @@ class Config:
         self.CIRCUIT_MIN_ACCOUNTS = _int(env, "CIRCUIT_MIN_ACCOUNTS", 2)
         # How long after submission a prediction may be held back (re-queued later) by an open circuit.
         self.CIRCUIT_HOLD_SECONDS = _float(env, "CIRCUIT_HOLD_SECONDS", 300.0)
+
+    def _read_predictions(self, env: Mapping[str, str]) -> None:
+        """Predictions: requests, codes, idempotency and the result cache"""
         self.MAX_PENDING = _int(env, "MAX_PENDING", 50)
         self.MAX_HISTORY = _int(env, "MAX_HISTORY", 512)
         self.STRICT_CODES = _bool(env, "STRICT_CODES", True)
         self.IDEMPOTENCY_TTL_SECONDS = _int(env, "IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
         self.CACHE_TTL = _int(env, "CACHE_TTL", 3600)  # seconds; 0 turns the result cache off
+
+    def _read_waiting(self, env: Mapping[str, str]) -> None:
+        """Waiting: `Prefer: wait`"""
         # `Prefer: wait` may hold at most this many of a web process's threads, and at most
         # MAX_WAITING_PER_ACCOUNT for one account; other waits are answered 202 at once.
         self.MAX_WAITING = _int(env, "MAX_WAITING", max(1, self.WEB_THREADS // 2))
         self.MAX_WAITING_PER_ACCOUNT = _int(env, "MAX_WAITING_PER_ACCOUNT", max(1, self.MAX_WAITING // 4))
+
+    def _read_rate_limits(self, env: Mapping[str, str]) -> None:
+        """Rate limits"""
         self.RATE_LIMIT = env.get("RATE_LIMIT", "100/minute")
         self.POLL_RATE_LIMIT = env.get("POLL_RATE_LIMIT") or _scaled_limit(self.RATE_LIMIT, 10)
         self.ANONYMOUS_RATE_LIMIT = env.get("ANONYMOUS_RATE_LIMIT") or self.RATE_LIMIT
@@ -181,6 +228,9 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = env.get("RATELIMIT_KEY_PREFIX", "proxyapp")
         # proxyapp writes its own headers: the tightest of several limits, plus the IETF fields.
         self.RATELIMIT_HEADERS_ENABLED = False
+
+    def _read_sessions(self, env: Mapping[str, str]) -> None:
+        """Sign-in: sessions, two-factor and password hashing"""
         # Administrators must turn on two-factor sign-in (TOTP) before /admin opens (on in production).
         self.REQUIRE_ADMIN_2FA = _bool(env, "REQUIRE_ADMIN_2FA", self.DEFAULT_REQUIRE_ADMIN_2FA)
         self.SESSION_IDLE_MINUTES = _int(env, "SESSION_IDLE_MINUTES", 30)
@@ -201,10 +251,16 @@ class Config:
         self.ARGON2_TIME_COST = _int(env, "ARGON2_TIME_COST", 2)
         self.ARGON2_MEMORY_KIB = _int(env, "ARGON2_MEMORY_KIB", 47104)
         self.ARGON2_PARALLELISM = _int(env, "ARGON2_PARALLELISM", 1)
+
+    def _read_keys(self, env: Mapping[str, str]) -> None:
+        """API keys"""
         self.KEY_ROTATION_GRACE_SECONDS = _int(env, "KEY_ROTATION_GRACE_SECONDS", 24 * 3600)
         self.MAX_KEYS_PER_ACCOUNT = _int(env, "MAX_KEYS_PER_ACCOUNT", 10)
         # An expiry chosen at key creation may lie at most this many days ahead (none: never expires).
         self.KEY_MAX_LIFETIME_DAYS = _int(env, "KEY_MAX_LIFETIME_DAYS", 365)
+
+    def _read_mail(self, env: Mapping[str, str]) -> None:
+        """Account recovery mail"""
         # account recovery: mail through SMTP_URL (smtp://, smtp+starttls://, smtps://; see parse_smtp_url)
         # from MAIL_FROM. Unset: no mail; the forgot-password page points people to the operator.
         self.SMTP_URL = env.get("SMTP_URL") or None
@@ -212,6 +268,9 @@ class Config:
         self.SMTP_TIMEOUT = _float(env, "SMTP_TIMEOUT", 10.0)
         self.PASSWORD_RESET_MINUTES = _int(env, "PASSWORD_RESET_MINUTES", 30)
         self.EMAIL_VERIFY_HOURS = _int(env, "EMAIL_VERIFY_HOURS", 24)
+
+    def _read_webhooks(self, env: Mapping[str, str]) -> None:
+        """Webhooks"""
         # webhooks: private/loopback receivers (and plain http) only outside production by default
         self.WEBHOOK_ALLOW_PRIVATE = _bool(env, "WEBHOOK_ALLOW_PRIVATE", self.DEFAULT_WEBHOOK_ALLOW_PRIVATE)
         self.WEBHOOK_ALLOW_HTTP = self.ENV_NAME != "production"
@@ -226,14 +285,23 @@ class Config:
         self.WEBHOOK_BACKOFF_MAX = _float(env, "WEBHOOK_BACKOFF_MAX", 3600.0)
         self.WEBHOOK_RETRY_SECONDS = _float(env, "WEBHOOK_RETRY_SECONDS", 24 * 3600.0)
         self.WEBHOOK_TIMEOUT = _float(env, "WEBHOOK_TIMEOUT", 5.0)
+
+    def _read_retention(self, env: Mapping[str, str]) -> None:
+        """Retention"""
         self.RESULT_RETENTION_DAYS = _int(env, "RESULT_RETENTION_DAYS", 30)
         # Seconds RQ keeps a finished prediction job (id and one-word outcome, no patient data) for
         # rq-dashboard's "Finished" figure; 0 deletes it at once.
         self.FINISHED_JOB_TTL = _int(env, "FINISHED_JOB_TTL", 600)
+
+    def _read_operator(self, env: Mapping[str, str]) -> None:
+        """Operator: the landing and privacy pages"""
         # Who runs this installation and how to reach them (an email address or an https URL): shown on
         # the landing and privacy pages. Unset, the pages say that no operator is named.
         self.OPERATOR_NAME = (env.get("OPERATOR_NAME") or "").strip() or None
         self.OPERATOR_CONTACT = (env.get("OPERATOR_CONTACT") or "").strip() or None
+
+    def _read_observability(self, env: Mapping[str, str]) -> None:
+        """Observability: /metrics"""
         # /metrics: with a token, any client presenting it as a bearer; without one, loopback clients only.
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         # The source commit of this build, for /metrics' proxyapp_build_info (e.g. set by the image build).
