@@ -1,14 +1,16 @@
 """Configuration classes, read from the environment when instantiated.
 
 Nothing here reads the environment at import time: `load_config()` builds the class
-named by `APP_ENV` from a mapping (normally `os.environ`), so tests pass their own.
+named by `APP_ENV` from a mapping (normally `os.environ`), so tests pass their own, and
+checks it with `validate()`. Settings are read, and checked, one concern at a time, in the
+groups and order of `.env.example`, which documents every variable.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from email.utils import parseaddr
 from typing import NamedTuple
@@ -321,32 +323,6 @@ class Config:
         """Bound every limiter round-trip so a dead Redis fails fast (503) instead of hanging."""
         return {**redis_client_options(self.REDIS_SOCKET_TIMEOUT), "wrap_exceptions": True}
 
-    def validate(self) -> None:
-        """Raise ConfigError if the settings cannot run safely in this environment."""
-        if self.UPSTREAM_URL and not self.UPSTREAM_API_KEY:
-            raise ConfigError("UPSTREAM_API_KEY is required when UPSTREAM_URL is set")
-        if self.UPSTREAM_AUTH_SCHEME not in ("Token", "Bearer"):
-            raise ConfigError(f"UPSTREAM_AUTH_SCHEME must be Token or Bearer, got {self.UPSTREAM_AUTH_SCHEME!r}")
-        _validate_job_settings(self)
-        if self.METRICS_TOKEN is not None and len(self.METRICS_TOKEN) < MIN_SECRET_KEY_LENGTH:
-            raise ConfigError(f"METRICS_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} characters")
-        if self.PUBLIC_URL is not None:
-            parts = urlsplit(self.PUBLIC_URL)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-                raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
-                                  f"got {self.PUBLIC_URL!r}")
-        _validate_mail_settings(self)
-        if self.OPERATOR_CONTACT is not None and contact_link(self.OPERATOR_CONTACT) is None:
-            raise ConfigError(f"OPERATOR_CONTACT must be an email address or an http(s) URL, got {self.OPERATOR_CONTACT!r}")
-        minimums = {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1, "MAX_KEYS_PER_ACCOUNT": 1,
-                    "KEY_MAX_LIFETIME_DAYS": 1,
-                    "KEY_ROTATION_GRACE_SECONDS": 0, "CACHE_TTL": 0, "WEB_THREADS": 1, "MAX_WAITING": 0,
-                    "MAX_WAITING_PER_ACCOUNT": 0, "WEBHOOK_SECRET_GRACE_SECONDS": 0,
-                    "PASSWORD_RESET_MINUTES": 1, "EMAIL_VERIFY_HOURS": 1, "FINISHED_JOB_TTL": 0}
-        for name, minimum in minimums.items():
-            if getattr(self, name) < minimum:
-                raise ConfigError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
-
 
 class DevelopmentConfig(Config):
     """Embedded Redis, the simulator, a SQLite file and generated secrets."""
@@ -381,49 +357,10 @@ class ProductionConfig(Config):
             # never use the Host header, so no other name can reach a response.
             self.TRUSTED_HOSTS = [urlsplit(self.PUBLIC_URL).hostname, "localhost", "127.0.0.1", "::1"]
 
-    def validate(self) -> None:
-        """Refuse missing values and development defaults, naming the variable."""
-        required = {
-            "SECRET_KEY": (self.SECRET_KEY, DEV_SECRET_KEY),
-            "DATABASE_URL": (self.SQLALCHEMY_DATABASE_URI, None),
-            "DATA_ENCRYPTION_KEY": (self.DATA_ENCRYPTION_KEY, None),
-            "REDIS_URL": (self.REDIS_URL, DEV_REDIS_URL),
-            "UPSTREAM_URL": (self.UPSTREAM_URL, DEV_UPSTREAM_URL),
-            "UPSTREAM_API_KEY": (self.UPSTREAM_API_KEY, DEV_UPSTREAM_API_KEY),
-        }
-        for name, (value, dev_default) in required.items():
-            if not value:
-                raise ConfigError(f"{name} is required in production")
-            if value == dev_default:
-                raise ConfigError(f"{name} is still the development default; set a real value in production")
-        if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
-            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production")
-        if not self.PUBLIC_URL:
-            raise ConfigError("PUBLIC_URL is required in production")
-        super().validate()
-
 
 CONFIGS: dict[str, type[Config]] = {
     cls.ENV_NAME: cls for cls in (DevelopmentConfig, TestingConfig, ProductionConfig)
 }
-
-
-def _validate_job_settings(config: Config) -> None:
-    """Retries must end before RQ kills the job, and every count and interval must be positive."""
-    if not 0 < config.UPSTREAM_DEADLINE < config.JOB_TIMEOUT:
-        raise ConfigError(
-            f"UPSTREAM_DEADLINE must be above 0 and below JOB_TIMEOUT ({config.JOB_TIMEOUT}), "
-            f"got {config.UPSTREAM_DEADLINE:g}"
-        )
-    for name in ("UPSTREAM_MAX_ATTEMPTS", "CIRCUIT_FAILURE_THRESHOLD", "CIRCUIT_MIN_ACCOUNTS", "CIRCUIT_HOLD_SECONDS",
-                 "IDEMPOTENCY_TTL_SECONDS", "MAX_RUNS", "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL",
-                 "CIRCUIT_OPEN_SECONDS", "WORKER_CONCURRENCY", "WORKER_POLL_SECONDS",
-                 "RECONCILE_INTERVAL_SECONDS", "JOB_LEASE_SECONDS", "UPSTREAM_BACKOFF_MAX",
-                 "WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_RETRY_SECONDS", "WEBHOOK_TIMEOUT"):
-        if getattr(config, name) <= 0:
-            raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")
-    if config.UPSTREAM_BACKOFF_BASE < 0:
-        raise ConfigError(f"UPSTREAM_BACKOFF_BASE must not be negative, got {config.UPSTREAM_BACKOFF_BASE!r}")
 
 
 class SmtpSettings(NamedTuple):
@@ -454,20 +391,6 @@ def parse_smtp_url(url: str) -> SmtpSettings:
                         unquote(parts.password) if parts.password else None)
 
 
-def _validate_mail_settings(config: Config) -> None:
-    """SMTP_URL must parse (the message never repeats it: it may hold a password); MAIL_FROM goes with it."""
-    if config.SMTP_URL is None:
-        return
-    smtp = parse_smtp_url(config.SMTP_URL)
-    if not config.MAIL_FROM or "@" not in parseaddr(config.MAIL_FROM)[1]:
-        raise ConfigError("MAIL_FROM must be an address such as 'Proxy <noreply@example.org>' when SMTP_URL is set")
-    if config.ENV_NAME == "production" and smtp.security == "none" and smtp.password \
-            and smtp.host not in ("localhost", "127.0.0.1", "::1"):
-        raise ConfigError("SMTP_URL sends its password unencrypted to another host: use smtps:// or smtp+starttls://")
-    if config.SMTP_TIMEOUT <= 0:
-        raise ConfigError(f"SMTP_TIMEOUT must be positive, got {config.SMTP_TIMEOUT!r}")
-
-
 def _scaled_limit(limit: str, factor: int) -> str:
     """Multiply the count of a limit string such as `100/minute` (for polling limits)."""
     parts = []
@@ -480,6 +403,139 @@ def _scaled_limit(limit: str, factor: int) -> str:
     return ";".join(parts)
 
 
+# Validation: every check of the settings, one function per group of Config._read_*, in the same order.
+
+def validate(config: Config) -> None:
+    """Raise ConfigError, naming the variable, if the settings cannot run safely in this environment."""
+    for check in (_validate_secrets, _validate_http, _validate_queue, _validate_jobs, _validate_database,
+                  _validate_upstream, _validate_predictions, _validate_waiting, _validate_sessions,
+                  _validate_keys, _validate_mail, _validate_webhooks, _validate_retention, _validate_operator,
+                  _validate_observability):
+        check(config)
+
+
+def _validate_secrets(config: Config) -> None:
+    _require_in_production(config, "SECRET_KEY", config.SECRET_KEY, DEV_SECRET_KEY)
+    if config.ENV_NAME == "production" and len(config.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production")
+    _require_in_production(config, "DATA_ENCRYPTION_KEY", config.DATA_ENCRYPTION_KEY)
+
+
+def _validate_http(config: Config) -> None:
+    _require_in_production(config, "PUBLIC_URL", config.PUBLIC_URL)
+    if config.PUBLIC_URL is not None:
+        parts = urlsplit(config.PUBLIC_URL)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            raise ConfigError(f"PUBLIC_URL must be an origin such as https://proxy.example.org, "
+                              f"got {config.PUBLIC_URL!r}")
+    _require_at_least(config, {"WEB_THREADS": 1})
+
+
+def _validate_queue(config: Config) -> None:
+    _require_in_production(config, "REDIS_URL", config.REDIS_URL, DEV_REDIS_URL)
+
+
+def _validate_jobs(config: Config) -> None:
+    _require_positive(config, ("MAX_RUNS", "WORKER_MAINTENANCE_INTERVAL", "WORKER_MONITORING_INTERVAL",
+                               "WORKER_CONCURRENCY", "WORKER_POLL_SECONDS", "RECONCILE_INTERVAL_SECONDS",
+                               "JOB_LEASE_SECONDS"))
+
+
+def _validate_database(config: Config) -> None:
+    _require_in_production(config, "DATABASE_URL", config.SQLALCHEMY_DATABASE_URI)
+
+
+def _validate_upstream(config: Config) -> None:
+    """Retries must end before RQ kills the job, and every count and interval must be positive."""
+    _require_in_production(config, "UPSTREAM_URL", config.UPSTREAM_URL, DEV_UPSTREAM_URL)
+    _require_in_production(config, "UPSTREAM_API_KEY", config.UPSTREAM_API_KEY, DEV_UPSTREAM_API_KEY)
+    if config.UPSTREAM_URL and not config.UPSTREAM_API_KEY:
+        raise ConfigError("UPSTREAM_API_KEY is required when UPSTREAM_URL is set")
+    if config.UPSTREAM_AUTH_SCHEME not in ("Token", "Bearer"):
+        raise ConfigError(f"UPSTREAM_AUTH_SCHEME must be Token or Bearer, got {config.UPSTREAM_AUTH_SCHEME!r}")
+    if not 0 < config.UPSTREAM_DEADLINE < config.JOB_TIMEOUT:
+        raise ConfigError(
+            f"UPSTREAM_DEADLINE must be above 0 and below JOB_TIMEOUT ({config.JOB_TIMEOUT}), "
+            f"got {config.UPSTREAM_DEADLINE:g}"
+        )
+    _require_positive(config, ("UPSTREAM_MAX_ATTEMPTS", "UPSTREAM_BACKOFF_MAX", "CIRCUIT_FAILURE_THRESHOLD",
+                               "CIRCUIT_OPEN_SECONDS", "CIRCUIT_MIN_ACCOUNTS", "CIRCUIT_HOLD_SECONDS"))
+    if config.UPSTREAM_BACKOFF_BASE < 0:
+        raise ConfigError(f"UPSTREAM_BACKOFF_BASE must not be negative, got {config.UPSTREAM_BACKOFF_BASE!r}")
+
+
+def _validate_predictions(config: Config) -> None:
+    _require_positive(config, ("IDEMPOTENCY_TTL_SECONDS",))
+    _require_at_least(config, {"CACHE_TTL": 0})
+
+
+def _validate_waiting(config: Config) -> None:
+    _require_at_least(config, {"MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0})
+
+
+def _validate_sessions(config: Config) -> None:
+    _require_at_least(config, {"SESSION_IDLE_MINUTES": 1, "SESSION_ABSOLUTE_HOURS": 1})
+
+
+def _validate_keys(config: Config) -> None:
+    _require_at_least(config, {"MAX_KEYS_PER_ACCOUNT": 1, "KEY_MAX_LIFETIME_DAYS": 1, "KEY_ROTATION_GRACE_SECONDS": 0})
+
+
+def _validate_mail(config: Config) -> None:
+    """SMTP_URL must parse (the message never repeats it: it may hold a password); MAIL_FROM goes with it."""
+    if config.SMTP_URL is not None:
+        smtp = parse_smtp_url(config.SMTP_URL)
+        if not config.MAIL_FROM or "@" not in parseaddr(config.MAIL_FROM)[1]:
+            raise ConfigError("MAIL_FROM must be an address such as 'Proxy <noreply@example.org>' when SMTP_URL is set")
+        if config.ENV_NAME == "production" and smtp.security == "none" and smtp.password \
+                and smtp.host not in ("localhost", "127.0.0.1", "::1"):
+            raise ConfigError("SMTP_URL sends its password unencrypted to another host: use smtps:// or smtp+starttls://")
+        _require_positive(config, ("SMTP_TIMEOUT",))
+    _require_at_least(config, {"PASSWORD_RESET_MINUTES": 1, "EMAIL_VERIFY_HOURS": 1})
+
+
+def _validate_webhooks(config: Config) -> None:
+    _require_positive(config, ("WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_RETRY_SECONDS",
+                               "WEBHOOK_TIMEOUT"))
+    _require_at_least(config, {"WEBHOOK_SECRET_GRACE_SECONDS": 0})
+
+
+def _validate_retention(config: Config) -> None:
+    _require_at_least(config, {"FINISHED_JOB_TTL": 0})
+
+
+def _validate_operator(config: Config) -> None:
+    if config.OPERATOR_CONTACT is not None and contact_link(config.OPERATOR_CONTACT) is None:
+        raise ConfigError(f"OPERATOR_CONTACT must be an email address or an http(s) URL, got {config.OPERATOR_CONTACT!r}")
+
+
+def _validate_observability(config: Config) -> None:
+    if config.METRICS_TOKEN is not None and len(config.METRICS_TOKEN) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"METRICS_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} characters")
+
+
+def _require_in_production(config: Config, name: str, value: str | None, dev_default: str | None = None) -> None:
+    """In production, refuse a missing value or a development default, naming the variable."""
+    if config.ENV_NAME != "production":
+        return
+    if not value:
+        raise ConfigError(f"{name} is required in production")
+    if value == dev_default:
+        raise ConfigError(f"{name} is still the development default; set a real value in production")
+
+
+def _require_positive(config: Config, names: Iterable[str]) -> None:
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(config, name)!r}")
+
+
+def _require_at_least(config: Config, minimums: Mapping[str, int]) -> None:
+    for name, minimum in minimums.items():
+        if getattr(config, name) < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {getattr(config, name)}")
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Build and validate the config class named by APP_ENV (default development)."""
     env = os.environ if env is None else env
@@ -487,5 +543,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     if name not in CONFIGS:
         raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}")
     config = CONFIGS[name](env)
-    config.validate()
+    validate(config)
     return config
