@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from limits import parse_many
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
@@ -408,9 +409,9 @@ def _scaled_limit(limit: str, factor: int) -> str:
 def validate(config: Config) -> None:
     """Raise ConfigError, naming the variable, if the settings cannot run safely in this environment."""
     for check in (_validate_secrets, _validate_http, _validate_queue, _validate_jobs, _validate_database,
-                  _validate_upstream, _validate_predictions, _validate_waiting, _validate_sessions,
-                  _validate_keys, _validate_mail, _validate_webhooks, _validate_retention, _validate_operator,
-                  _validate_observability):
+                  _validate_upstream, _validate_predictions, _validate_waiting, _validate_rate_limits,
+                  _validate_sessions, _validate_keys, _validate_mail, _validate_webhooks, _validate_retention,
+                  _validate_operator, _validate_observability):
         check(config)
 
 
@@ -471,6 +472,16 @@ def _validate_predictions(config: Config) -> None:
 
 def _validate_waiting(config: Config) -> None:
     _require_at_least(config, {"MAX_WAITING": 0, "MAX_WAITING_PER_ACCOUNT": 0})
+
+
+def _validate_rate_limits(config: Config) -> None:
+    """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
+    for name in ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT",
+                 "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT", "FORGOT_PASSWORD_RATE_LIMIT"):
+        try:
+            parse_many(getattr(config, name))
+        except ValueError:
+            raise ConfigError(f"{name} must look like '100/minute', got {getattr(config, name)!r}") from None
 
 
 def _validate_sessions(config: Config) -> None:

@@ -2,7 +2,7 @@
 
 Modules and their public names (tests/unit/test_layout.py keeps this list complete):
 
-- headers: add_rate_limit_headers, validate_limits
+- headers: add_rate_limit_headers
 - storage: HitReportingRedisStorage
 - usage: effective_rate_limit, effective_max_pending, lock_account_row, pending_count, estimated_wait_seconds,
   ensure_pending_capacity, predictions_by_status, record_request, daily_request_counts, request_usage,

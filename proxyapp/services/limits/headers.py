@@ -1,4 +1,4 @@
-"""Rate-limit plumbing shared by the API and the pages: limit validation and response headers."""
+"""Rate-limit response headers, shared by the API and the pages."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import logging
 import math
 import time
 
-from flask import Flask, Response, request
+from flask import Response, request
 from flask_limiter import RequestLimit
-from limits import parse_many
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 
-from config import ConfigError
 from proxyapp.errors import handle_dependency_down
 from proxyapp.extensions import limiter
 
@@ -72,15 +70,3 @@ def _add_headers(response: Response) -> Response:
     if response.status_code == 429:
         response.headers["Retry-After"] = str(max(1, reset_in))
     return response
-
-
-def validate_limits(app: Flask) -> None:
-    """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
-    for name in ("RATE_LIMIT", "POLL_RATE_LIMIT", "ANONYMOUS_RATE_LIMIT", "REGISTER_RATE_LIMIT",
-                 "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "LOGIN_USERNAME_RATE_LIMIT", "FORGOT_PASSWORD_RATE_LIMIT"):
-        try:
-            parse_many(app.config[name])
-        except ValueError:
-            raise ConfigError(f"{name} must look like '100/minute', got {app.config[name]!r}") from None
-
-
