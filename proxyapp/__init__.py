@@ -19,7 +19,6 @@ from proxyapp.instance import read_or_create_secret
 from proxyapp.logs import init_request_logging
 from proxyapp.metrics.registry import init_metrics
 from proxyapp.security import init_security
-from proxyapp.services.limits.rules import validate_limits
 from proxyapp.services.predictions.waiting import init_wait_slots
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +45,6 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     web.configure_sessions(app)
-    validate_limits(app)
     limiter.init_app(app)
     init_sqlite(app)
 

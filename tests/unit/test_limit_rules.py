@@ -35,9 +35,8 @@ def refusals(app: Flask, accounts: Accounts, value: str) -> dict[str, str | None
         said["config"] = None
     except ConfigError as error:
         said["config"] = str(error)
-    app.config["ANONYMOUS_RATE_LIMIT"] = value
     try:
-        rules.validate_limits(app)
+        load_config({"ANONYMOUS_RATE_LIMIT": value})
         said["settings"] = None
     except ConfigError as error:
         said["settings"] = str(error)

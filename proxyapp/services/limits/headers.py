@@ -70,4 +70,3 @@ def _add_headers(response: Response) -> Response:
     if response.status_code == 429:
         response.headers["Retry-After"] = str(max(1, reset_in))
     return response
-

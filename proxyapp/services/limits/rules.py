@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from flask import Flask, current_app
+from flask import current_app
 from limits import RateLimitItem, parse_many
 
 from config import ConfigError
@@ -153,9 +153,3 @@ def register_limit() -> str:
 def forgot_limit() -> str:
     """Forgot-password requests per client IP and per username or email (FORGOT_PASSWORD_RATE_LIMIT)."""
     return current_app.config["FORGOT_PASSWORD_RATE_LIMIT"]
-
-
-def validate_limits(app: Flask) -> None:
-    """Fail at start-up, not on a request, if a configured limit string cannot be parsed."""
-    for name in LIMIT_SETTINGS:
-        require_limit(name, app.config[name])
