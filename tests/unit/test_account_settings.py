@@ -41,4 +41,3 @@ def test_unusable_values_are_refused_naming_the_variable(name, value):
 @pytest.mark.parametrize("name", ACCOUNT_SETTINGS)
 def test_every_setting_is_documented(name):
     assert f"\n{name}=" in (ROOT / ".env.example").read_text()
-    assert f"| `{name}` |" in (ROOT / "README.md").read_text()

