@@ -16,7 +16,6 @@ from proxyapp.metrics.shared import SHARED_METRICS
 from proxyapp.queue import get_redis
 from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
-    CircuitState,
     circuit_state,
     live_workers,
     overdue_runs,
@@ -24,6 +23,7 @@ from proxyapp.services.operations.readings import (
     queue_depth,
     reconciler_age,
 )
+from proxyapp.services.upstream.circuit import CircuitState
 
 
 def database_families() -> list[Metric]:

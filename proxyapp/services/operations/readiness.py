@@ -21,13 +21,13 @@ from proxyapp.extensions import db
 from proxyapp.queue import get_redis
 from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
-    CircuitState,
     circuit_state,
     is_reconciler_stale,
     live_workers,
     overdue_runs,
     reconciler_age,
 )
+from proxyapp.services.upstream.circuit import CircuitState
 
 Check = dict[str, Any]
 GATING_CHECKS = ("database", "redis", "workers", "upstream_circuit")

@@ -11,7 +11,6 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -22,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from proxyapp.extensions import db
 from proxyapp.models import PENDING_STATUSES, Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services.upstream.circuit import CircuitBreaker
+from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitState
 
 # The prefix the workers' breaker keeps its state under (workers.predictions.breaker).
 CIRCUIT_KEY = "circuit"
@@ -30,14 +29,6 @@ CIRCUIT_KEY = "circuit"
 RECONCILER_LAST_PASS_KEY = "reconcile-last-pass"
 # What a figure's source raises when it cannot answer now (down, unreachable, not migrated yet).
 SOURCE_ERRORS = (RedisError, SQLAlchemyError)
-
-
-class CircuitState(str, Enum):
-    """The upstream circuit breaker as every worker sees it."""
-
-    CLOSED = "closed"
-    HALF_OPEN = "half_open"  # one worker may probe the upstream
-    OPEN = "open"  # no calls are made until it has been open CIRCUIT_OPEN_SECONDS
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from redis import Redis
@@ -31,6 +32,14 @@ log = logging.getLogger(__name__)
 
 # Failures that say the upstream is down; 4xx and 429 show it alive and answering.
 TRIPPING_CODES = frozenset({UpstreamErrorCode.SERVER_ERROR, UpstreamErrorCode.TIMEOUT, UpstreamErrorCode.CONNECTION})
+
+
+class CircuitState(str, Enum):
+    """The upstream circuit breaker as every worker sees it."""
+
+    CLOSED = "closed"
+    HALF_OPEN = "half_open"  # one worker may probe the upstream
+    OPEN = "open"  # no calls are made until it has been open CIRCUIT_OPEN_SECONDS
 
 
 class CircuitOpenError(UpstreamError):
