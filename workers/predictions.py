@@ -11,11 +11,11 @@ from rq import get_current_job
 
 from proxyapp.logs import bind_log_fields, log_fields
 from proxyapp.models import PredictionKind
-from proxyapp.queue import batched_writes, get_redis, redis_key
+from proxyapp.queue import batched_writes
 from proxyapp.services.predictions import holding, leases
 from proxyapp.services.predictions import lifecycle as predictions
 from proxyapp.services.predictions import result_cache as cache
-from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError
+from proxyapp.services.upstream.circuit import CircuitOpenError, circuit_breaker
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamResult
 from proxyapp.services.upstream.retrying import RetryPolicy, call_with_retries
 from workers.context import get_app, get_upstream
@@ -60,7 +60,7 @@ def _call_and_store(prediction_id: str, job: predictions.JobRequest, client: Ups
         result, calls = call_with_retries(
             _logging_failures(lambda within: call(job.body, within=within)),
             RetryPolicy.from_config(current_app.config),
-            breaker(job.user_id),
+            circuit_breaker(job.user_id),
             before_call=lambda: _count_attempt(prediction_id, next(attempts)),
         )
     except RunEnded:
@@ -107,16 +107,3 @@ def _logging_failures(call: Callable[[float], UpstreamResult]) -> Callable[[floa
             log.info("upstream call failed", extra={"error_code": error.code.value, "transient": error.is_transient})
             raise
     return attempt
-
-
-def breaker(user_id: int | None = None) -> CircuitBreaker:
-    """The upstream circuit breaker shared by every worker of this deployment, counting failures for `user_id`."""
-    config = current_app.config
-    return CircuitBreaker(
-        get_redis(), redis_key("circuit"),
-        threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
-        open_seconds=config["CIRCUIT_OPEN_SECONDS"],
-        probe_seconds=config["UPSTREAM_CONNECT_TIMEOUT"] + config["UPSTREAM_TIMEOUT"] + 5,
-        account="" if user_id is None else str(user_id),
-        min_accounts=config["CIRCUIT_MIN_ACCOUNTS"],
-    )

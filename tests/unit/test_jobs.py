@@ -16,9 +16,10 @@ from proxyapp.models import Prediction, User, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.predictions import holding, leases, reconcile
 from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.upstream.circuit import circuit_breaker
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
-from workers.predictions import breaker, execute
+from workers.predictions import execute
 
 OUTPUT = {"history": [], "predictions": [[{"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes"}]]}
 Step = UpstreamError | dict | Callable[[], Any]
@@ -287,8 +288,8 @@ def test_finishing_announces_it_to_waiters(app, submit):
 
 def test_the_breaker_is_namespaced_per_deployment(app):
     with app.app_context():
-        assert breaker().open_key.startswith(redis_key("circuit"))
-        assert app.config["QUEUE_NAME"] in breaker().open_key
+        assert circuit_breaker().open_key.startswith(redis_key("circuit"))
+        assert app.config["QUEUE_NAME"] in circuit_breaker().open_key
 
 
 def test_cancel_takes_a_queued_job_off_the_queue(app, submit):
