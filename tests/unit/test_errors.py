@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from proxyapp import errors
 from proxyapp.errors import (
@@ -25,7 +26,12 @@ from proxyapp.errors import (
     ValidationFailed,
     handle_http_exception,
 )
+from proxyapp.services.accounts.admin import AdminActionRefused
+from proxyapp.services.accounts.lifecycle import UsernameTaken, WrongPassword
+from proxyapp.services.accounts.tokens import TokenRefused
+from proxyapp.services.keys.lifecycle import KeyActionRefused
 from proxyapp.services.predictions.idempotency import MAX_KEY_LENGTH
+from proxyapp.services.signin.two_factor import AlreadyEnrolled, CodeRejected
 from tests.conftest import CANONICAL_BODY, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +49,20 @@ NAMED = [
     (TooManyPending, 429, "too_many_pending"),
     (Unavailable, 503, "unavailable"),
 ]
+# Refusals the pages catch to show a form again; escaped, each answers as the named error it refines.
+REFUSALS = [
+    (UsernameTaken(), Conflict, "This username is taken."),
+    (WrongPassword(), Forbidden, "The password is wrong."),
+    (CodeRejected(), Forbidden, "This code is not right, or it was used already."),
+    (AlreadyEnrolled(), Conflict, "Two-factor sign-in is already on."),
+    (KeyActionRefused("This key is revoked or expired; create a new key instead."), Conflict,
+     "This key is revoked or expired; create a new key instead."),
+    (AdminActionRefused("You cannot disable or enable your own account."), Forbidden,
+     "You cannot disable or enable your own account."),
+    (TokenRefused("used"), NotFound, "This link cannot be used: it is used."),
+]
+
+
 @pytest.mark.parametrize(("error_class", "status", "code"), NAMED, ids=lambda value: getattr(value, "__name__", None))
 def test_each_named_error_carries_its_status_and_code(error_class, status, code):
     error = error_class("Something.")
@@ -57,6 +77,16 @@ REFINED = {KeyExpired, HttpsRequired, TooManyPending}
 @pytest.mark.parametrize(("error_class", "status", "code"), NAMED, ids=lambda value: getattr(value, "__name__", None))
 def test_a_named_error_uses_its_status_s_usual_code_unless_it_refines_it(error_class, status, code):
     assert (code == ERROR_CODES[status]) is (error_class not in REFINED)
+
+
+@pytest.mark.parametrize(("refusal", "named", "message"), REFUSALS, ids=lambda value: type(value).__name__)
+def test_each_refusal_is_the_named_error_it_refines(refusal, named, message):
+    assert isinstance(refusal, named)
+    assert (refusal.code, refusal.error_code, refusal.description) == (named.code, named.error_code, message)
+
+
+def test_a_token_refusal_keeps_its_reason():
+    assert TokenRefused("expired").reason == "expired"
 
 
 @pytest.mark.parametrize(("error", "status", "body", "headers"), [
@@ -78,6 +108,28 @@ def test_the_handler_renders_the_envelope(app, error, status, body, headers):
     assert response.status_code == status
     assert response.get_json() == {"error": {**body, "request_id": "req-1"}}
     assert {name: response.headers.get(name) for name in headers} == headers
+
+
+@pytest.fixture
+def escaping_app(app: Flask) -> Flask:
+    """The app with a page that lets each refusal escape uncaught."""
+    def escape(index: int) -> None:
+        raise REFUSALS[index][0]
+    app.add_url_rule("/escaped/<int:index>", view_func=escape)
+    return app
+
+
+@pytest.mark.parametrize("index", range(len(REFUSALS)), ids=[type(row[0]).__name__ for row in REFUSALS])
+def test_an_escaped_refusal_answers_its_status_through_the_one_handler(escaping_app, index):
+    refusal, named, message = REFUSALS[index]
+    client = escaping_app.test_client()
+    as_json = client.get(f"/escaped/{index}", headers={"Accept": "application/json"})
+    assert as_json.status_code == named.code
+    assert as_json.get_json()["error"] | {"request_id": ""} == {"code": named.error_code, "message": message,
+                                                                   "request_id": ""}
+    page = client.get(f"/escaped/{index}", headers={"Accept": "text/html"})
+    assert page.status_code == named.code and page.mimetype == "text/html"
+    assert refusal.name in page.get_data(as_text=True)
 
 
 def _envelope(response) -> tuple[int, str, str]:
@@ -118,6 +170,7 @@ def test_the_api_answers_its_refusals_as_before(client, accounts):
 
 
 ERROR_NAMES = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, APIError)}
+ERROR_NAMES |= {type(refusal).__name__ for refusal, _, _ in REFUSALS}
 
 
 def bare_status_constructions(source: str) -> list[int]:

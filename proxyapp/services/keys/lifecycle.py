@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from proxyapp.database import begin_write
-from proxyapp.errors import NotFound
+from proxyapp.errors import Conflict, NotFound
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, User, utcnow
 from proxyapp.services.keys.tokens import IssuedKey, issue_key
@@ -32,7 +32,7 @@ class KeyStatus(str, Enum):
     REVOKED = "revoked"
 
 
-class KeyActionRefused(Exception):
+class KeyActionRefused(Conflict):
     """A key action the account may not take; the message says why."""
 
 
