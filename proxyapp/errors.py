@@ -43,22 +43,95 @@ ERROR_CODES = {
 
 
 class APIError(HTTPException):
-    """An HTTP error with a machine-readable code, optional details and headers."""
+    """An HTTP error with a machine-readable code, optional details and headers.
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        error_code: str | None = None,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    Raise one of the named subclasses below (or a domain refusal built on one), never this
+    base: each carries its status as `code` and its `error_code` at class level.
+    """
+
+    code = 500
+    error_code = "internal_error"
+
+    def __init__(self, message: str | None = None, *, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(description=message)
-        self.code = status
-        self.error_code = error_code or ERROR_CODES.get(status, "error")
         self.details = details
         self.extra_headers = headers or {}
+
+
+class BadRequest(APIError):
+    """400: the request cannot be read (malformed JSON, a malformed header)."""
+
+    code = 400
+    error_code = "bad_request"
+
+
+class Unauthorized(APIError):
+    """401: no credentials, or credentials that do not authenticate."""
+
+    code = 401
+    error_code = "unauthorized"
+
+
+class KeyExpired(Unauthorized):
+    """401 for an API key that expired (or whose rotation grace period ended)."""
+
+    error_code = "key_expired"
+
+
+class Forbidden(APIError):
+    """403: the caller is known but may not do this."""
+
+    code = 403
+    error_code = "forbidden"
+
+
+class HttpsRequired(Forbidden):
+    """403 for a request sent over plain HTTP where HTTPS is enforced."""
+
+    error_code = "https_required"
+
+
+class NotFound(APIError):
+    """404: nothing with this id (or nothing the caller may see)."""
+
+    code = 404
+    error_code = "not_found"
+
+
+class Conflict(APIError):
+    """409: the request conflicts with the current state of what it names."""
+
+    code = 409
+    error_code = "conflict"
+
+
+class UnsupportedMediaType(APIError):
+    """415: the body is not sent as JSON."""
+
+    code = 415
+    error_code = "unsupported_media_type"
+
+
+class ValidationFailed(APIError):
+    """422: the request is well-formed but invalid; `details` says where."""
+
+    code = 422
+    error_code = "validation_error"
+
+
+class TooManyPending(APIError):
+    """429: the account's cap of queued and running predictions is reached."""
+
+    code = 429
+    error_code = "too_many_pending"
+
+
+class Unavailable(APIError):
+    """503: a dependency (Redis, the database, the job queue) cannot serve the request now."""
+
+    code = 503
+    error_code = "unavailable"
 
 
 def request_id() -> str:
@@ -143,8 +216,8 @@ def handle_dependency_down(error: Exception) -> Response:
     log.warning("dependency unavailable: %s: %s", type(error).__name__, getattr(error, "orig", None) or error,
                 extra={"request_id": request_id()})
     return handle_http_exception(
-        APIError(503, "The service is temporarily unavailable. Please retry shortly.",
-                 headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)})
+        Unavailable("The service is temporarily unavailable. Please retry shortly.",
+                    headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)})
     )
 
 

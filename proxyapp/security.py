@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from proxyapp.errors import APIError, wants_json
+from proxyapp.errors import HttpsRequired, wants_json
 from proxyapp.links import public_request_url
 
 HSTS = "max-age=31536000; includeSubDomains"
@@ -31,11 +31,10 @@ def enforce_https() -> Response | None:
     if request.is_secure or request.path.startswith(PLAIN_HTTP_ALLOWED):
         return None
     if wants_json():
-        raise APIError(403, "Use HTTPS. This request was sent in clear text; if it carried an API key, "
-                            "revoke that key.", error_code="https_required")
+        raise HttpsRequired("Use HTTPS. This request was sent in clear text; if it carried an API key, revoke that key.")
     if request.method in ("GET", "HEAD"):
         return redirect(public_request_url(scheme="https"), code=301)
-    raise APIError(403, "Use HTTPS.", error_code="https_required")
+    raise HttpsRequired("Use HTTPS.")
 
 
 def add_security_headers(response: Response) -> Response:

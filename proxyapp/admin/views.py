@@ -54,7 +54,7 @@ def _set_disabled(user_id: int, disabled: bool) -> Response:
     try:
         admin.set_disabled(current_user, account, disabled)
     except admin.AdminActionRefused as refusal:
-        flash(str(refusal), "error")
+        flash(refusal.description, "error")
     else:
         flash(f"{account.username} is {'disabled' if disabled else 'enabled'}.", "info")
     return redirect(url_for("admin.user", user_id=user_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from proxyapp.errors import APIError
+from proxyapp.errors import Forbidden, KeyExpired, Unauthorized
 from proxyapp.models import ApiKey, User
 from proxyapp.services.keys.tokens import find_key, touch_last_used
 
@@ -28,17 +28,17 @@ def resolve_api_key() -> ApiKey | None:
     return g.api_key
 
 
-def _refusal(stored: ApiKey | None) -> APIError:
+def _refusal(stored: ApiKey | None) -> Unauthorized:
     """The 401 for a presented key that does not authenticate: an expired one is told so."""
     if stored is None or stored.revoked_at is not None or stored.expires_at is None:
-        return APIError(401, "The API key is not valid; it may have been mistyped or revoked.", headers=_CHALLENGE)
+        return Unauthorized("The API key is not valid; it may have been mistyped or revoked.", headers=_CHALLENGE)
     if stored.rotated_at is not None:
         message = (f"This API key was replaced by rotation and stopped working at {stored.expires_at:%Y-%m-%d %H:%M} "
                    "UTC, when its grace period ended; use the key that replaced it.")
     else:
         message = (f"This API key expired at {stored.expires_at:%Y-%m-%d %H:%M} UTC; "
                    "create a new key on your account page.")
-    return APIError(401, message, error_code="key_expired", headers=_CHALLENGE)
+    return KeyExpired(message, headers=_CHALLENGE)
 
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
@@ -49,12 +49,12 @@ def require_api_key() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     if presented_key() is None:
-        raise APIError(401, "Send your API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE)
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE)
     api_key = resolve_api_key()
     if api_key is None:
         raise _refusal(g.stored_key)
     if api_key.user.is_disabled:
-        raise APIError(403, "This account is disabled.")
+        raise Forbidden("This account is disabled.")
     touch_last_used(api_key)
 
 

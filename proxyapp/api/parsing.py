@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from proxyapp.errors import APIError
+from proxyapp.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 
 def json_body() -> Any:
@@ -25,14 +25,14 @@ def json_body() -> Any:
 def load_json_body(schema: Schema) -> dict[str, Any]:
     """The body validated by the schema; 415 if not JSON, 400 if malformed, 422 if invalid."""
     if request.mimetype != "application/json":
-        raise APIError(415, "Send the body as JSON with 'Content-Type: application/json'.")
+        raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
     data = json_body()
     if data is None:
-        raise APIError(400, "The body is not valid JSON (or nests deeper than any valid body).")
+        raise BadRequest("The body is not valid JSON (or nests deeper than any valid body).")
     try:
         return schema.load(data)
     except ValidationError as error:
-        raise APIError(422, "The request body is invalid; see details.", details=error.messages) from None
+        raise ValidationFailed("The request body is invalid; see details.", details=error.messages) from None
 
 
 def load_query(schema: Schema) -> dict[str, Any]:
@@ -40,4 +40,4 @@ def load_query(schema: Schema) -> dict[str, Any]:
     try:
         return schema.load(request.args.to_dict())
     except ValidationError as error:
-        raise APIError(422, "The query string is invalid; see details.", details=error.messages) from None
+        raise ValidationFailed("The query string is invalid; see details.", details=error.messages) from None

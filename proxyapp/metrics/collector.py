@@ -16,14 +16,13 @@ from proxyapp.metrics.shared import SHARED_METRICS
 from proxyapp.queue import get_redis
 from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
-    CircuitState,
-    circuit_state,
     live_workers,
     overdue_runs,
     pending_figures,
     queue_depth,
     reconciler_age,
 )
+from proxyapp.services.upstream.circuit import CircuitState, circuit_breaker
 
 
 def database_families() -> list[Metric]:
@@ -44,7 +43,7 @@ def database_families() -> list[Metric]:
 
 def redis_families() -> list[Metric]:
     """Queue depth, live workers, the circuit breaker, and the counters every process shares."""
-    state = circuit_state()
+    state = circuit_breaker().state()
     circuit = GaugeMetricFamily("proxyapp_upstream_circuit_state", "1 for the upstream circuit breaker's state.",
                                 labels=["state"])
     for each in CircuitState:

@@ -7,7 +7,7 @@ import ipaddress
 
 from flask import current_app, request
 
-from proxyapp.errors import APIError
+from proxyapp.errors import Forbidden, Unauthorized
 
 # Any of these means a proxy relayed the request, so its loopback address proves nothing.
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
@@ -18,12 +18,11 @@ def require_metrics_access() -> None:
     token = current_app.config["METRICS_TOKEN"]
     if token:
         if not _presents(token):
-            raise APIError(401, "Send the metrics token as `Authorization: Bearer <METRICS_TOKEN>`.",
-                           error_code="unauthorized", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+            raise Unauthorized("Send the metrics token as `Authorization: Bearer <METRICS_TOKEN>`.",
+                               headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         return
     if not is_direct_loopback_client():
-        raise APIError(403, "Metrics are served to loopback clients only; set METRICS_TOKEN to scrape from "
-                            "elsewhere.")
+        raise Forbidden("Metrics are served to loopback clients only; set METRICS_TOKEN to scrape from elsewhere.")
 
 
 def _presents(token: str) -> bool:

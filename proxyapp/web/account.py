@@ -44,7 +44,7 @@ def create_key() -> ResponseReturnValue:
         try:
             return show_new_key(keyring.create_named_key(current_user, form.name.data, form.expires_on.data))
         except keyring.KeyActionRefused as refusal:
-            form.name.errors.append(str(refusal))
+            form.name.errors.append(refusal.description)
     return _account_page(form, 422)
 
 
@@ -62,7 +62,7 @@ def rotate_key(key_id: int) -> Response:
     try:
         rotation = keyring.rotate_key(current_user, key_id)
     except keyring.KeyActionRefused as refusal:
-        flash(str(refusal), "error")
+        flash(refusal.description, "error")
         return _back_to_account()
     return show_new_key(rotation.new, rotation=rotation)
 

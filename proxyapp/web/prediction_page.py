@@ -8,7 +8,7 @@ import json
 from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from proxyapp.errors import APIError
+from proxyapp.errors import Conflict
 from proxyapp.models import Prediction
 from proxyapp.schemas import PredictionSchema, shared
 from proxyapp.services.keys import lifecycle as keyring
@@ -41,9 +41,7 @@ def cancel_prediction(prediction_id: str) -> Response:
     """Cancel a queued or running prediction (the API's cancel); a finished one is left as it is."""
     try:
         predictions.cancel_prediction(current_user, prediction_id)
-    except APIError as refusal:
-        if refusal.code != 409:
-            raise
+    except Conflict:
         status = predictions.get_owned_prediction(current_user, prediction_id).status
         flash(f"This prediction had already finished ({status}) before the cancel arrived; nothing was changed.",
               "error")

@@ -12,7 +12,7 @@ from proxyapp.extensions import db
 from proxyapp.models import ApiKey
 from proxyapp.queue import get_redis
 from proxyapp.services.operations import overview as figures
-from proxyapp.services.operations.readings import circuit_breaker
+from proxyapp.services.upstream.circuit import circuit_breaker
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_admin import audit_rows
 from tests.unit.test_ops_cli import add_prediction

@@ -11,7 +11,8 @@ from redis import Redis
 
 from config import redis_client_options
 from devtools.embedded_redis import free_port
-from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError
+from proxyapp.queue import redis_key
+from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError, CircuitState, circuit_breaker
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 
 SERVER_ERROR = UpstreamError(UpstreamErrorCode.SERVER_ERROR, "HTTP 503")
@@ -96,3 +97,45 @@ def test_redis_down_lets_calls_through(caplog):
         fail(breaker, 5)
         breaker.before_call()
     assert "letting the call through" in caplog.text
+
+
+def test_state_is_closed_until_the_failures_reach_the_threshold(redis):
+    breaker = make_breaker(redis)
+    assert breaker.state() is CircuitState.CLOSED
+    fail(breaker, 2)
+    assert breaker.state() is CircuitState.CLOSED
+
+
+def test_state_is_open_while_no_call_may_be_made(redis):
+    breaker = make_breaker(redis, open_seconds=30)
+    fail(breaker, 3)
+    assert breaker.state() is CircuitState.OPEN
+
+
+def test_state_is_half_open_once_the_open_time_has_passed_and_closed_after_a_good_probe(redis):
+    breaker = make_breaker(redis)
+    fail(breaker, 3)
+    time.sleep(0.4)
+    assert breaker.state() is CircuitState.HALF_OPEN
+    breaker.before_call()  # the probe
+    assert breaker.state() is CircuitState.HALF_OPEN
+    breaker.record(None)
+    assert breaker.state() is CircuitState.CLOSED
+
+
+def test_state_is_read_by_any_handle_on_the_same_prefix(redis):
+    prefix = f"test-circuit-{uuid.uuid4().hex}"
+    fail(make_breaker(redis, prefix, open_seconds=30), 3)
+    assert make_breaker(redis, prefix).state() is CircuitState.OPEN
+
+
+def test_the_factory_builds_the_deployment_breaker_from_config(app):
+    config = app.config
+    with app.app_context():
+        breaker = circuit_breaker(7)
+        assert breaker.open_key == redis_key("circuit", "open")
+    assert (breaker.threshold, breaker.min_accounts, breaker.account) == (
+        config["CIRCUIT_FAILURE_THRESHOLD"], config["CIRCUIT_MIN_ACCOUNTS"], "7")
+    assert breaker.open_ms == int(config["CIRCUIT_OPEN_SECONDS"] * 1000)
+    # A probe's lock outlives the longest call it can make.
+    assert breaker.probe_ms == int((config["UPSTREAM_CONNECT_TIMEOUT"] + config["UPSTREAM_TIMEOUT"] + 5) * 1000)

@@ -18,8 +18,9 @@ from proxyapp import create_app
 from proxyapp.extensions import db, limiter
 from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services.operations.readings import circuit_breaker, record_worker_beat
+from proxyapp.services.operations.readings import record_worker_beat
 from proxyapp.services.predictions import reconcile
+from proxyapp.services.upstream.circuit import circuit_breaker
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.conftest import testing_env as isolated_env
 

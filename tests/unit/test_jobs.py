@@ -16,7 +16,8 @@ from proxyapp.models import Prediction, User, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.predictions import holding, leases, reconcile
 from proxyapp.services.predictions import lifecycle as predictions
-from proxyapp.services.predictions.run import breaker, run_prediction
+from proxyapp.services.predictions.run import run_prediction
+from proxyapp.services.upstream.circuit import circuit_breaker
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 
@@ -287,8 +288,8 @@ def test_finishing_announces_it_to_waiters(app, submit):
 
 def test_the_breaker_is_namespaced_per_deployment(app):
     with app.app_context():
-        assert breaker().open_key.startswith(redis_key("circuit"))
-        assert app.config["QUEUE_NAME"] in breaker().open_key
+        assert circuit_breaker().open_key.startswith(redis_key("circuit"))
+        assert app.config["QUEUE_NAME"] in circuit_breaker().open_key
 
 
 def test_cancel_takes_a_queued_job_off_the_queue(app, submit):

@@ -19,8 +19,8 @@ from proxyapp import create_app
 from proxyapp.extensions import db
 from proxyapp.metrics.build import PYPROJECT, project_version
 from proxyapp.metrics.shared import observe_upstream_call, record_finished
-from proxyapp.services.operations.readings import circuit_breaker
 from proxyapp.services.predictions.run import run_prediction
+from proxyapp.services.upstream.circuit import circuit_breaker
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamErrorCode, UpstreamResult
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.metrics import Samples, parse_samples, value

@@ -6,7 +6,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
 
 from proxyapp.database import begin_write
-from proxyapp.errors import APIError
+from proxyapp.errors import Forbidden, NotFound
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
 from proxyapp.services.accounts.audit import AuditAction, record_event
@@ -15,7 +15,7 @@ from proxyapp.services.keys.lifecycle import find_owned_key
 USERS_PER_PAGE = 25
 
 
-class AdminActionRefused(Exception):
+class AdminActionRefused(Forbidden):
     """An admin action that would do harm (e.g. locking oneself out); the message says why."""
 
 
@@ -31,7 +31,7 @@ def get_user(user_id: int) -> User:
     """The account with this id; 404 if there is none."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise APIError(404, "No account with this id.")
+        raise NotFound("No account with this id.")
     return user
 
 

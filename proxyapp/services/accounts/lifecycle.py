@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from proxyapp.database import begin_write
+from proxyapp.errors import Conflict, Forbidden
 from proxyapp.extensions import db
 from proxyapp.models import Prediction, User
 from proxyapp.services.accounts.audit import AuditAction, record_event
@@ -33,12 +34,16 @@ def _dummy_hash() -> str:
     return hash_password(_DUMMY_PASSWORD)
 
 
-class UsernameTaken(Exception):
+class UsernameTaken(Conflict):
     """Registration failed because the username is already in use."""
 
+    description = "This username is taken."
 
-class WrongPassword(Exception):
+
+class WrongPassword(Forbidden):
     """The current password given to confirm an action is wrong."""
+
+    description = "The password is wrong."
 
 
 class InvalidCredentials(ValueError):
@@ -79,7 +84,7 @@ def register_user(username: str, password: str, email: str | None = None) -> Reg
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise UsernameTaken(username) from None
+        raise UsernameTaken() from None
     return Registration(user=user, first_key=first_key)
 
 
@@ -142,7 +147,7 @@ def create_admin(username: str, password: str) -> User:
     password_hash = hash_password(password)  # slow by design: before the write lock is taken
     begin_write()
     if username_exists(username):
-        raise UsernameTaken(username)
+        raise UsernameTaken()
     user = User(username=normalize_username(username), password_hash=password_hash, is_admin=True)
     db.session.add(user)
     db.session.flush()

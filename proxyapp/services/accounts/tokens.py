@@ -14,6 +14,7 @@ from enum import Enum
 
 from sqlalchemy import delete, or_, select, update
 
+from proxyapp.errors import NotFound
 from proxyapp.extensions import db
 from proxyapp.models import AccountToken, User, utcnow
 from proxyapp.services.signin.sessions import hash_token
@@ -29,11 +30,11 @@ class TokenPurpose(str, Enum):
     VERIFY_EMAIL = "verify_email"
 
 
-class TokenRefused(Exception):
-    """A link that cannot be used; `reason` is `unknown`, `used` or `expired`."""
+class TokenRefused(NotFound):
+    """A link that cannot be used; `reason` is `unknown`, `used`, `expired` or `superseded`."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(f"This link cannot be used: it is {reason}.")
         self.reason = reason
 
 

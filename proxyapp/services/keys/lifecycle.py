@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from proxyapp.database import begin_write
-from proxyapp.errors import APIError
+from proxyapp.errors import Conflict, NotFound
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, User, utcnow
 from proxyapp.services.keys.tokens import IssuedKey, issue_key
@@ -32,7 +32,7 @@ class KeyStatus(str, Enum):
     REVOKED = "revoked"
 
 
-class KeyActionRefused(Exception):
+class KeyActionRefused(Conflict):
     """A key action the account may not take; the message says why."""
 
 
@@ -118,7 +118,7 @@ def find_owned_key(user: User, key_id: int) -> ApiKey:
     """The user's key; 404 both when missing and when it belongs to someone else."""
     api_key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id))
     if api_key is None:
-        raise APIError(404, "No key with this id.")
+        raise NotFound("No key with this id.")
     return api_key
 
 

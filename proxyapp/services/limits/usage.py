@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from proxyapp.errors import APIError
+from proxyapp.errors import TooManyPending
 from proxyapp.extensions import db, limiter
 from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User, utcnow
 from proxyapp.queue import get_redis
@@ -69,10 +69,8 @@ def ensure_pending_capacity(user: User, count: int = 1) -> None:
     cap = effective_max_pending(user)
     lock_account_row(user)
     if pending_count(user) + count > cap:
-        raise APIError(
-            429,
+        raise TooManyPending(
             f"You already have {cap} predictions queued or running; wait for some to finish.",
-            error_code="too_many_pending",
             headers={"Retry-After": str(estimated_wait_seconds(user))},
         )
 

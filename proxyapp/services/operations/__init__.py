@@ -4,8 +4,7 @@ Modules and their public names (tests/unit/test_layout.py keeps this list comple
 
 - overview: AccountUsage, SystemFigures, recent_counts, top_accounts, system_figures, read_system_figures
 - readiness: check_readiness
-- readings: CircuitState, PendingFigures, pending_figures, prediction_counts, failure_counts, queue_depth,
-  beat_window, record_worker_beat, live_workers, overdue_runs, reconciler_age, is_reconciler_stale, circuit_breaker,
-  circuit_state
+- readings: PendingFigures, pending_figures, prediction_counts, failure_counts, queue_depth,
+  beat_window, record_worker_beat, live_workers, overdue_runs, reconciler_age, is_reconciler_stale
 """
 

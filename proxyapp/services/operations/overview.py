@@ -16,13 +16,13 @@ from proxyapp.extensions import db
 from proxyapp.models import Prediction, PredictionStatus, User, utcnow
 from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
-    circuit_state,
     failure_counts,
     live_workers,
     pending_figures,
     prediction_counts,
     queue_depth,
 )
+from proxyapp.services.upstream.circuit import circuit_breaker
 
 RECENT_WINDOW = timedelta(hours=1)
 USAGE_WINDOW = timedelta(hours=24)
@@ -89,7 +89,7 @@ def system_figures(now: datetime | None = None) -> SystemFigures:
         oldest_queued_age_seconds=round(pending_figures(now).oldest_queued_age, 1),
         queue_depth=queue_depth(),
         live_workers=live_workers(),
-        upstream_circuit=circuit_state().value,
+        upstream_circuit=circuit_breaker().state().value,
         top_accounts=top_accounts(now - USAGE_WINDOW),
     )
 

@@ -21,13 +21,12 @@ from proxyapp.extensions import db
 from proxyapp.queue import get_redis
 from proxyapp.services.operations.readings import (
     SOURCE_ERRORS,
-    CircuitState,
-    circuit_state,
     is_reconciler_stale,
     live_workers,
     overdue_runs,
     reconciler_age,
 )
+from proxyapp.services.upstream.circuit import CircuitState, circuit_breaker
 
 Check = dict[str, Any]
 GATING_CHECKS = ("database", "redis", "workers", "upstream_circuit")
@@ -76,7 +75,7 @@ def _workers() -> Check:
 
 
 def _circuit() -> Check:
-    state = circuit_state()
+    state = circuit_breaker().state()
     return {"ok": state is not CircuitState.OPEN, "state": state.value}
 
 

@@ -11,7 +11,6 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -22,22 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from proxyapp.extensions import db
 from proxyapp.models import PENDING_STATUSES, Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
-from proxyapp.services.upstream.circuit import CircuitBreaker
 
-# The prefix the workers' breaker keeps its state under (services.predictions.run.breaker).
-CIRCUIT_KEY = "circuit"
 # Where the reconciler records the time of its last completed pass (services.reconcile).
 RECONCILER_LAST_PASS_KEY = "reconcile-last-pass"
 # What a figure's source raises when it cannot answer now (down, unreachable, not migrated yet).
 SOURCE_ERRORS = (RedisError, SQLAlchemyError)
-
-
-class CircuitState(str, Enum):
-    """The upstream circuit breaker as every worker sees it."""
-
-    CLOSED = "closed"
-    HALF_OPEN = "half_open"  # one worker may probe the upstream
-    OPEN = "open"  # no calls are made until it has been open CIRCUIT_OPEN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -146,21 +134,3 @@ def reconciler_age() -> float | None:
 def is_reconciler_stale(age: float | None) -> bool:
     """True when no pass ran within three intervals (or at least 30 s)."""
     return age is None or age > max(3 * current_app.config["RECONCILE_INTERVAL_SECONDS"], 30.0)
-
-
-def circuit_breaker() -> CircuitBreaker:
-    """A handle on the breaker state the workers share (for reading; this process makes no calls)."""
-    config = current_app.config
-    return CircuitBreaker(get_redis(), redis_key(CIRCUIT_KEY), threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
-                          open_seconds=config["CIRCUIT_OPEN_SECONDS"], probe_seconds=config["UPSTREAM_TIMEOUT"])
-
-
-def circuit_state() -> CircuitState:
-    """Open while the breaker's open key lives; half-open once failures reached the threshold."""
-    breaker = circuit_breaker()
-    is_open, failures = get_redis().mget(breaker.open_key, breaker.failures_key)
-    if is_open:
-        return CircuitState.OPEN
-    if int(failures or 0) >= breaker.threshold:
-        return CircuitState.HALF_OPEN
-    return CircuitState.CLOSED

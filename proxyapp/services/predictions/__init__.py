@@ -16,7 +16,7 @@ Modules and their public names (tests/unit/test_layout.py keeps this list comple
 - notify: announce_finished, wait_until_announced
 - reconcile: run_due_pass, recover_lost_predictions, requeue_prediction, purge_expired_results
 - result_cache: is_enabled, cache_key, lookup, store, mark_hit
-- run: RunEnded, run_prediction, breaker
+- run: RunEnded, run_prediction
 - waiting: WaitSlots, init_wait_slots, wait_slots
 """
 

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 
 from proxyapp.database import begin_write
-from proxyapp.errors import APIError
+from proxyapp.errors import NotFound
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Batch, Prediction, PredictionKind, User, new_prediction_id
 from proxyapp.services.limits.usage import ensure_pending_capacity
@@ -77,5 +77,5 @@ def get_owned_batch(user: User, batch_id: str) -> BatchSummary:
     """The user's batch; 404 both when missing and when owned by someone else."""
     batch = db.session.scalar(select(Batch).where(Batch.id == batch_id, Batch.user_id == user.id))
     if batch is None:
-        raise APIError(404, "No batch with this id.")
+        raise NotFound("No batch with this id.")
     return summarize(batch)

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app
 
-from proxyapp.errors import APIError
+from proxyapp.errors import BadRequest, ValidationFailed
 from proxyapp.queue import get_redis, redis_key
 from proxyapp.services.accounts.redis_index import add_to_index
 
@@ -32,7 +32,7 @@ return 0
 def check_key(value: str) -> str:
     """The header value if usable as a key; 400 if empty, too long or not printable ASCII."""
     if not 0 < len(value) <= MAX_KEY_LENGTH or not value.isascii() or not value.isprintable():
-        raise APIError(400, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.")
+        raise BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.")
     return value
 
 
@@ -57,8 +57,8 @@ def recorded_prediction_id(user_id: int, key: str, payload: dict[str, Any]) -> s
         return None
     prediction_id, _, body_fingerprint = stored.decode().partition(":")
     if not hmac.compare_digest(body_fingerprint, fingerprint(payload)):
-        raise APIError(422, f"This {HEADER} was already used with a different request body.",
-                       details={HEADER: ["Use a new key for a different request."]})
+        raise ValidationFailed(f"This {HEADER} was already used with a different request body.",
+                               details={HEADER: ["Use a new key for a different request."]})
     return prediction_id
 
 

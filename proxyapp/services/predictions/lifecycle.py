@@ -19,7 +19,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.engine import Row
 
 from proxyapp.database import begin_write, end_reads
-from proxyapp.errors import APIError
+from proxyapp.errors import Conflict, NotFound, Unavailable
 from proxyapp.extensions import db
 from proxyapp.logs import current_request_id
 from proxyapp.metrics.shared import record_finished
@@ -97,10 +97,10 @@ def new_prediction(api_key: ApiKey, payload: dict[str, Any], *, kind: str, cache
     return prediction
 
 
-def queue_unavailable() -> APIError:
+def queue_unavailable() -> Unavailable:
     """The 503 for a submission that could not be queued (nothing was stored)."""
-    return APIError(503, "The job queue is unavailable; nothing was stored. Retry later.",
-                    headers={"Retry-After": str(QUEUE_DOWN_RETRY_AFTER)})
+    return Unavailable("The job queue is unavailable; nothing was stored. Retry later.",
+                       headers={"Retry-After": str(QUEUE_DOWN_RETRY_AFTER)})
 
 
 def _original_prediction(api_key: ApiKey, key: str, payload: dict[str, Any]) -> Prediction | None:
@@ -121,7 +121,7 @@ def _keep_concurrent_original(mine: Prediction, api_key: ApiKey, key: str, paylo
     _discard(mine)
     original = _original_prediction(api_key, key, payload)
     if original is None:
-        raise APIError(409, "A request with this Idempotency-Key is still being processed; retry shortly.")
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
     return original
 
 
@@ -187,7 +187,7 @@ def get_owned_prediction(user: User, prediction_id: str) -> Prediction:
         select(Prediction).where(Prediction.id == prediction_id, Prediction.user_id == user.id)
     )
     if prediction is None:
-        raise APIError(404, "No prediction with this id.")
+        raise NotFound("No prediction with this id.")
     return prediction
 
 
@@ -319,7 +319,7 @@ def cancel_prediction(user: User, prediction_id: str) -> Prediction:
         completed_at=utcnow(),
     )
     if not canceled:
-        raise APIError(409, f"The prediction already finished with status '{prediction.status}'.")
+        raise Conflict(f"The prediction already finished with status '{prediction.status}'.")
     _drop_queued_job(prediction_id)
     db.session.refresh(prediction)
     return prediction

@@ -17,11 +17,11 @@ from flask import current_app
 
 from proxyapp.logs import bind_log_fields
 from proxyapp.models import PredictionKind
-from proxyapp.queue import batched_writes, get_redis, redis_key
+from proxyapp.queue import batched_writes
 from proxyapp.services.predictions import holding, leases
 from proxyapp.services.predictions import lifecycle as predictions
 from proxyapp.services.predictions import result_cache as cache
-from proxyapp.services.upstream.circuit import CircuitBreaker, CircuitOpenError
+from proxyapp.services.upstream.circuit import CircuitOpenError, circuit_breaker
 from proxyapp.services.upstream.client import UpstreamClient, UpstreamError, UpstreamResult
 from proxyapp.services.upstream.retrying import Calls, Retries, RetryPolicy
 
@@ -62,7 +62,7 @@ def _call_upstream(prediction_id: str, job: predictions.JobRequest,
                    client: UpstreamClient) -> tuple[UpstreamResult, Calls]:
     """Call until an answer; raise the last error, CircuitOpenError, or RunEnded when the prediction left running."""
     call = client.embed if job.kind == PredictionKind.EMBEDDING else client.predict
-    retries = Retries(RetryPolicy.from_config(current_app.config), breaker(job.user_id))
+    retries = Retries(RetryPolicy.from_config(current_app.config), circuit_breaker(job.user_id))
     while True:
         retries.check_circuit()
         attempt = retries.calls.count + 1
@@ -107,16 +107,3 @@ def _fail(prediction_id: str, error: UpstreamError, upstream_ms: int | None, *, 
         # The code only: an upstream's message may quote the request, which is patient data.
         log.warning("prediction failed", extra={"error_code": error.code.value, "upstream_ms": upstream_ms})
     return "failed"
-
-
-def breaker(user_id: int | None = None) -> CircuitBreaker:
-    """The upstream circuit breaker shared by every worker of this deployment, counting failures for `user_id`."""
-    config = current_app.config
-    return CircuitBreaker(
-        get_redis(), redis_key("circuit"),
-        threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
-        open_seconds=config["CIRCUIT_OPEN_SECONDS"],
-        probe_seconds=config["UPSTREAM_CONNECT_TIMEOUT"] + config["UPSTREAM_TIMEOUT"] + 5,
-        account="" if user_id is None else str(user_id),
-        min_accounts=config["CIRCUIT_MIN_ACCOUNTS"],
-    )

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import delete, or_, update
 
 from proxyapp.database import begin_write
+from proxyapp.errors import Conflict, Forbidden
 from proxyapp.extensions import db
 from proxyapp.models import RecoveryCode, TwoFactor, User, utcnow
 from proxyapp.services.accounts.audit import AuditAction, record_event
@@ -32,12 +33,16 @@ ENROLMENT_LIFETIME = timedelta(minutes=10)  # an unconfirmed secret is shown aga
 _TOTP_CODE = re.compile(r"^\d{6}$")
 
 
-class AlreadyEnrolled(Exception):
+class AlreadyEnrolled(Conflict):
     """Enrolment was started for an account that has two-factor sign-in on."""
 
+    description = "Two-factor sign-in is already on."
 
-class CodeRejected(Exception):
+
+class CodeRejected(Forbidden):
     """A code is wrong, expired, or was used already."""
+
+    description = "This code is not right, or it was used already."
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Modules and their public names (tests/unit/test_layout.py keeps this list complete):
 
-- circuit: CircuitOpenError, CircuitBreaker
+- circuit: CircuitState, CircuitOpenError, CircuitBreaker, circuit_breaker
 - client: UpstreamErrorCode, UpstreamError, UpstreamResult, UpstreamClient
 - retrying: RetryPolicy, Calls, Retries
 """

@@ -20,17 +20,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
+from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 
+from proxyapp.queue import get_redis, redis_key
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 
 log = logging.getLogger(__name__)
 
+# The prefix, inside the deployment's namespace, that the shared breaker keeps its state under.
+CIRCUIT_KEY = "circuit"
+# A probe's lock outlives the longest call it can make (connect plus read timeout) by this much,
+# so no second worker starts probing while the first one's call is still running.
+PROBE_SLACK_SECONDS = 5
+
 # Failures that say the upstream is down; 4xx and 429 show it alive and answering.
 TRIPPING_CODES = frozenset({UpstreamErrorCode.SERVER_ERROR, UpstreamErrorCode.TIMEOUT, UpstreamErrorCode.CONNECTION})
+
+
+class CircuitState(str, Enum):
+    """The upstream circuit breaker as every worker sees it."""
+
+    CLOSED = "closed"
+    HALF_OPEN = "half_open"  # one worker may probe the upstream
+    OPEN = "open"  # no calls are made until it has been open CIRCUIT_OPEN_SECONDS
 
 
 class CircuitOpenError(UpstreamError):
@@ -73,6 +90,19 @@ class CircuitBreaker:
             if not self._safely(lambda: self.redis.set(self.probe_key, "1", nx=True, px=self.probe_ms), True):
                 raise CircuitOpenError()
             log.info("upstream circuit half-open: probing with one call")
+
+    def state(self) -> CircuitState:
+        """Open while the open key lives, half-open once the failures reach the threshold, else closed.
+
+        Failures count here whichever accounts they came from (as /readyz, /metrics and the
+        operator's overview have always shown them); Redis errors reach the caller.
+        """
+        is_open, failures = self.redis.mget(self.open_key, self.failures_key)
+        if is_open:
+            return CircuitState.OPEN
+        if int(failures or 0) >= self.threshold:
+            return CircuitState.HALF_OPEN
+        return CircuitState.CLOSED
 
     def record(self, error: UpstreamError | None) -> None:
         """Count the outcome of a call that was made (None means it succeeded)."""
@@ -118,3 +148,20 @@ class CircuitBreaker:
         except RedisError as error:
             log.warning("circuit breaker state unavailable (%s); letting the call through", type(error).__name__)
             return fallback
+
+
+def circuit_breaker(user_id: int | None = None) -> CircuitBreaker:
+    """The upstream circuit breaker shared by every process of this deployment, counting failures for `user_id`.
+
+    The probe timeout only matters to a process that calls the upstream through the breaker;
+    one that only asks `state()` (readiness, metrics, the overview) never takes the probe lock.
+    """
+    config = current_app.config
+    return CircuitBreaker(
+        get_redis(), redis_key(CIRCUIT_KEY),
+        threshold=config["CIRCUIT_FAILURE_THRESHOLD"],
+        open_seconds=config["CIRCUIT_OPEN_SECONDS"],
+        probe_seconds=config["UPSTREAM_CONNECT_TIMEOUT"] + config["UPSTREAM_TIMEOUT"] + PROBE_SLACK_SECONDS,
+        account="" if user_id is None else str(user_id),
+        min_accounts=config["CIRCUIT_MIN_ACCOUNTS"],
+    )
