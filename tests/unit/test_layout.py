@@ -1,4 +1,4 @@
-"""The layout that README and docs/architecture.md describe: services in groups, each group's index complete,
+"""The layout that docs/architecture.md describes: services in groups, each group's index complete,
 and production code that never imports the development tools."""
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ def imported_modules(module: Path) -> set[str]:
 def test_services_hold_only_groups():
     flat = [p.name for p in SERVICES.glob("*.py") if p.name != "__init__.py"]
     assert flat == [], f"put {flat} in a group under proxyapp/services/"
+
+
+def test_the_services_index_names_every_group():
+    index = ast.get_docstring(ast.parse((SERVICES / "__init__.py").read_text())) or ""
+    listed = [line[2:].split(":", 1)[0] for line in index.splitlines() if line.startswith("- ")]
+    assert sorted(listed) == [group.name for group in GROUPS]
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=lambda p: p.name)
