@@ -15,7 +15,7 @@ from proxyapp.services.operations import overview as figures
 from proxyapp.services.upstream.circuit import circuit_breaker
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_admin import audit_rows
-from tests.unit.test_ops_cli import add_prediction
+from tests.unit.test_cli import add_prediction
 from tests.webforms import quick_env, sign_in, submit
 
 
