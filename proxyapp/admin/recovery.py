@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from proxyapp.services.accounts import admin
-from proxyapp.services.accounts.recovery import create_reset_link, queue_reset_mail
 from proxyapp.services.accounts.mail import is_mail_enabled
+from proxyapp.services.accounts.recovery import create_reset_link, queue_reset_mail
 
 
 def reset_link(user_id: int) -> ResponseReturnValue:

@@ -7,9 +7,9 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from proxyapp.services.accounts.email import confirm_email, verification_email
+from proxyapp.services.accounts.mail import is_mail_enabled
 from proxyapp.services.accounts.recovery import request_password_reset, reset_account, reset_password
 from proxyapp.services.accounts.tokens import TokenRefused
-from proxyapp.services.accounts.mail import is_mail_enabled
 from proxyapp.web.recovery_forms import ForgotPasswordForm, ResetPasswordForm
 from proxyapp.web.views import form_status
 

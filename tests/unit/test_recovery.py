@@ -17,8 +17,8 @@ from devtools.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.models import AccountToken, AuditEvent, User, UserSession, utcnow
 from proxyapp.queue import get_queue
-from proxyapp.services.accounts.passwords import verify_password
 from proxyapp.services.accounts.mail import MailNotSent, send_mail
+from proxyapp.services.accounts.passwords import verify_password
 from tests.conftest import PASSWORD, built_app, csrf_token
 from tests.databases import DATABASE_KINDS, temporary_database
 from tests.mailbox import Mailbox, body_of, link_in

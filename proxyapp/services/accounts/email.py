@@ -18,6 +18,7 @@ from proxyapp.extensions import db
 from proxyapp.links import links_from, public_origin, public_url_for
 from proxyapp.models import AccountToken, User, utcnow
 from proxyapp.services.accounts.lifecycle import WrongPassword
+from proxyapp.services.accounts.mail import MailNotSent, enqueue_mail_job, is_mail_enabled, send_mail
 from proxyapp.services.accounts.passwords import verify_password
 from proxyapp.services.accounts.tokens import (
     TokenPurpose,
@@ -27,7 +28,6 @@ from proxyapp.services.accounts.tokens import (
     refusal_rolls_back,
     spend_token,
 )
-from proxyapp.services.accounts.mail import MailNotSent, enqueue_mail_job, is_mail_enabled, send_mail
 
 log = logging.getLogger(__name__)
 VERIFY_JOB = "workers.mail.send_email_verification"

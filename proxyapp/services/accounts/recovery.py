@@ -19,6 +19,7 @@ from proxyapp.extensions import db
 from proxyapp.links import links_from, public_origin, public_url_for
 from proxyapp.models import User
 from proxyapp.services.accounts.audit import AuditAction, record_event
+from proxyapp.services.accounts.mail import MailNotSent, enqueue_mail_job, send_mail
 from proxyapp.services.accounts.passwords import hash_password
 from proxyapp.services.accounts.tokens import (
     TokenPurpose,
@@ -28,7 +29,6 @@ from proxyapp.services.accounts.tokens import (
     spend_all,
     spend_token,
 )
-from proxyapp.services.accounts.mail import MailNotSent, enqueue_mail_job, send_mail
 from proxyapp.services.signin.sessions import delete_sessions
 
 log = logging.getLogger(__name__)

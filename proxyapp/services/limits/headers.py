@@ -8,11 +8,11 @@ import time
 
 from flask import Flask, Response, request
 from flask_limiter import RequestLimit
-from limits import parse_many
-from limits.errors import StorageError
 from redis.exceptions import RedisError
 
 from config import ConfigError
+from limits import parse_many
+from limits.errors import StorageError
 from proxyapp.errors import handle_dependency_down
 from proxyapp.extensions import limiter
 

@@ -14,9 +14,9 @@ import time
 from typing import ClassVar
 
 from flask import g, has_request_context
-from limits.storage import RedisStorage
 
 from config import LIMITER_STORAGE_SCHEME_PREFIX as SCHEME_PREFIX
+from limits.storage import RedisStorage
 
 # The entry acquisition of `limits`' acquire_moving_window.lua, then the window's oldest
 # entry and count as its moving_window.lua finds them; one round trip, one atomic step.

@@ -7,9 +7,9 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from limits import parse
 from sqlalchemy import func, select
 
+from limits import parse
 from proxyapp.errors import APIError
 from proxyapp.extensions import db, limiter
 from proxyapp.models import PENDING_STATUSES, ApiKey, Prediction, PredictionStatus, User, utcnow
