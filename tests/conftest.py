@@ -38,8 +38,13 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
-    """Environment for a TestingConfig isolated to one test (own database, queue, limit keys)."""
+# Cheap argon2id: the production-strength defaults cost ~75 ms a hash and are tested on their own
+# (test_web builds its app without these); everywhere else they would only spend the suite's time.
+CHEAP_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024"}
+
+
+def isolated_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
+    """Environment for a TestingConfig isolated to one test (own database, queue, limit keys), cheap hashing."""
     unique = uuid.uuid4().hex[:8]
     return {
         "APP_ENV": "testing",
@@ -48,6 +53,7 @@ def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
         "QUEUE_NAME": f"test-{unique}",
         "RATELIMIT_KEY_PREFIX": f"test-{unique}",
         "SECRET_KEY": "test-secret-key-" + unique,
+        **CHEAP_HASHING,
         **overrides,
     }
 
@@ -55,7 +61,7 @@ def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
 @pytest.fixture
 def app_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     """The environment the `app` fixture is built from; tests may edit it before using `app`."""
-    return testing_env(tmp_path, redis_url)
+    return isolated_env(tmp_path, redis_url)
 
 
 @contextmanager

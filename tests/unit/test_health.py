@@ -20,8 +20,7 @@ from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.operations.readings import circuit_breaker, record_worker_beat
 from proxyapp.services.predictions import reconcile
-from tests.conftest import CANONICAL_BODY, bearer
-from tests.conftest import testing_env as isolated_env
+from tests.conftest import CANONICAL_BODY, bearer, isolated_env
 
 PROBES = ["/healthz", "/readyz", "/metrics"]
 
