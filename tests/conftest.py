@@ -13,6 +13,7 @@ from typing import NamedTuple
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 
 from config import TestingConfig
 from devtools.embedded_redis import EmbeddedRedis
@@ -64,11 +65,35 @@ def app_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     return isolated_env(tmp_path, redis_url)
 
 
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once for all the tests' apps (each app has its own Jinja environment).
+
+    Jinja keys the code by template name and checks it against the source's checksum, so an
+    edited template is compiled again.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Fill the bucket with the code compiled before, if any."""
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep the code just compiled."""
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 @contextmanager
 def built_app(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """An app built from `env` on a fresh SQLite database with all tables; disposed of afterwards."""
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
     application = create_app(TestingConfig(env))
+    application.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     with application.app_context():
         db.create_all()
     yield application
