@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2.bccache import Bucket, BytecodeCache
+from redis import Redis
 
 from config import TestingConfig
 from devtools.embedded_redis import EmbeddedRedis
@@ -31,12 +32,49 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """REDIS_URL when set (CI's Redis); otherwise a private embedded redis-server."""
+    """REDIS_URL when set (CI's Redis), cleared of this run's keys at the end; otherwise a private embedded redis-server."""
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
+        forget_isolated_keys(os.environ["REDIS_URL"], ISOLATED_NAMES)
         return
     with EmbeddedRedis() as url:
         yield url
+
+
+# The queue names and key prefixes isolated_env handed out in this process.
+ISOLATED_NAMES: set[str] = set()
+_ISOLATED_NAME = re.compile(rb"test-[0-9a-f]{8}")
+_JOB_KEY = re.compile(rb"rq:job:[^:]+")
+
+
+def forget_isolated_keys(url: str, names: set[str]) -> None:
+    """Delete the keys that name one of `names` (queues, registries, limits, caches) and the jobs of those queues.
+
+    Many have no expiry: left behind, every run would add thousands to the Redis the next runs
+    share (rq-dashboard's pages and the tests that scan keys slow down with their number).
+    Another run's keys stay: they carry names this process never handed out.
+    """
+    client = Redis.from_url(url)
+    doomed, jobs = [], []
+    for key in client.scan_iter(count=1000):
+        named = _ISOLATED_NAME.search(key)
+        if named and named.group().decode() in names:
+            doomed.append(key)
+        elif _JOB_KEY.fullmatch(key):
+            jobs.append(key)
+    with client.pipeline(transaction=False) as pipe:
+        for key in jobs:
+            pipe.hget(key, "origin")
+        origins = pipe.execute(raise_on_error=False)
+    doomed += [key for key, origin in zip(jobs, origins, strict=True)
+               if isinstance(origin, bytes) and origin.decode() in names]
+    with client.pipeline(transaction=False) as pipe:
+        for start in range(0, len(doomed), 1000):
+            pipe.unlink(*doomed[start:start + 1000])
+        if names:
+            pipe.srem("rq:queues", *(f"rq:queue:{name}" for name in names))
+        pipe.execute()
+    client.close()
 
 
 # Cheap argon2id: the production-strength defaults cost ~75 ms a hash and are tested on their own
@@ -47,6 +85,7 @@ CHEAP_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024"}
 def isolated_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
     """Environment for a TestingConfig isolated to one test (own database, queue, limit keys), cheap hashing."""
     unique = uuid.uuid4().hex[:8]
+    ISOLATED_NAMES.add(f"test-{unique}")
     return {
         "APP_ENV": "testing",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
