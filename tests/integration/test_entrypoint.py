@@ -2,7 +2,11 @@
 
 import subprocess
 
+import pytest
+
 from tests.unit.test_deployment_files import ENTRYPOINT
+
+pytestmark = pytest.mark.integration
 
 
 def test_the_entry_point_runs_other_commands_as_given():

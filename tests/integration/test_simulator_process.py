@@ -16,6 +16,8 @@ from simulator.validation import canonical_digest
 from tests.conftest import CANONICAL_BODY
 from tests.stack import ROOT as REPO
 
+pytestmark = pytest.mark.integration
+
 KEY = "gh_s_k-test-key"
 TOKEN = {"Authorization": f"Token {KEY}"}
 BEARER = {"Authorization": f"Bearer {KEY}"}

@@ -3,9 +3,13 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.stack import ROOT
 from tests.unit.test_config import PRODUCTION
 from tests.unit.test_mail_settings import MAIL
+
+pytestmark = pytest.mark.integration
 
 
 def test_production_start_refuses_with_one_line_naming_the_variable(tmp_path):
