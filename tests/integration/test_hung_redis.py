@@ -5,8 +5,12 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from devtools.embedded_redis import EmbeddedRedis
 from tests.conftest import Accounts, bearer, built_app
+
+pytestmark = pytest.mark.integration
 
 
 def test_hung_redis_fails_within_the_socket_timeout(app_env, tmp_path, monkeypatch):
