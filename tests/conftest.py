@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
+from redis import Redis
+from sqlalchemy import create_engine
 
 from config import TestingConfig
 from devtools.embedded_redis import EmbeddedRedis
@@ -30,17 +35,60 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """REDIS_URL when set (CI's Redis); otherwise a private embedded redis-server."""
+    """REDIS_URL when set (CI's Redis), cleared of this run's keys at the end; otherwise a private embedded redis-server."""
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
+        forget_isolated_keys(os.environ["REDIS_URL"], ISOLATED_NAMES)
         return
     with EmbeddedRedis() as url:
         yield url
 
 
-def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
-    """Environment for a TestingConfig isolated to one test (own database, queue, limit keys)."""
+# The queue names and key prefixes isolated_env handed out in this process.
+ISOLATED_NAMES: set[str] = set()
+_ISOLATED_NAME = re.compile(rb"test-[0-9a-f]{8}")
+_JOB_KEY = re.compile(rb"rq:job:[^:]+")
+
+
+def forget_isolated_keys(url: str, names: set[str]) -> None:
+    """Delete the keys that name one of `names` (queues, registries, limits, caches) and the jobs of those queues.
+
+    Many have no expiry: left behind, every run would add thousands to the Redis the next runs
+    share (rq-dashboard's pages and the tests that scan keys slow down with their number).
+    Another run's keys stay: they carry names this process never handed out.
+    """
+    client = Redis.from_url(url)
+    doomed, jobs = [], []
+    for key in client.scan_iter(count=1000):
+        named = _ISOLATED_NAME.search(key)
+        if named and named.group().decode() in names:
+            doomed.append(key)
+        elif _JOB_KEY.fullmatch(key):
+            jobs.append(key)
+    with client.pipeline(transaction=False) as pipe:
+        for key in jobs:
+            pipe.hget(key, "origin")
+        origins = pipe.execute(raise_on_error=False)
+    doomed += [key for key, origin in zip(jobs, origins, strict=True)
+               if isinstance(origin, bytes) and origin.decode() in names]
+    with client.pipeline(transaction=False) as pipe:
+        for start in range(0, len(doomed), 1000):
+            pipe.unlink(*doomed[start:start + 1000])
+        if names:
+            pipe.srem("rq:queues", *(f"rq:queue:{name}" for name in names))
+        pipe.execute()
+    client.close()
+
+
+# Cheap argon2id: the production-strength defaults cost ~75 ms a hash and are tested on their own
+# (test_web builds its app without these); everywhere else they would only spend the suite's time.
+CHEAP_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024"}
+
+
+def isolated_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
+    """Environment for a TestingConfig isolated to one test (own database, queue, limit keys), cheap hashing."""
     unique = uuid.uuid4().hex[:8]
+    ISOLATED_NAMES.add(f"test-{unique}")
     return {
         "APP_ENV": "testing",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
@@ -48,6 +96,7 @@ def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
         "QUEUE_NAME": f"test-{unique}",
         "RATELIMIT_KEY_PREFIX": f"test-{unique}",
         "SECRET_KEY": "test-secret-key-" + unique,
+        **CHEAP_HASHING,
         **overrides,
     }
 
@@ -55,16 +104,59 @@ def testing_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
 @pytest.fixture
 def app_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     """The environment the `app` fixture is built from; tests may edit it before using `app`."""
-    return testing_env(tmp_path, redis_url)
+    return isolated_env(tmp_path, redis_url)
+
+
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once for all the tests' apps (each app has its own Jinja environment).
+
+    Jinja keys the code by template name and checks it against the source's checksum, so an
+    edited template is compiled again.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Fill the bucket with the code compiled before, if any."""
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep the code just compiled."""
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+@cache
+def empty_schema() -> bytes:
+    """An SQLite database file with every table and no rows, made once per run (create_all costs ~7 ms an app)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir) / "schema.db"
+        engine = create_engine(f"sqlite:///{path}")
+        db.metadata.create_all(engine)
+        engine.dispose()
+        return path.read_bytes()
 
 
 @contextmanager
 def built_app(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """An app built from `env` on a fresh SQLite database with all tables; disposed of afterwards."""
+    """An app built from `env` on a fresh database with all tables; disposed of afterwards.
+
+    A new SQLite file starts as a copy of empty_schema(); any other database gets create_all.
+    """
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    database = Path(env["DATABASE_URL"].removeprefix("sqlite:///"))
+    copied = env["DATABASE_URL"].startswith("sqlite:///") and not database.exists()
+    if copied:
+        database.write_bytes(empty_schema())
     application = create_app(TestingConfig(env))
-    with application.app_context():
-        db.create_all()
+    application.jinja_env.bytecode_cache = COMPILED_TEMPLATES
+    if not copied:
+        with application.app_context():
+            db.create_all()
     yield application
     with application.app_context():
         db.session.remove()

@@ -1,4 +1,4 @@
-"""Throwaway databases for tests: a SQLite file, or a fresh PostgreSQL database on TEST_DATABASE_URL."""
+"""Throwaway databases for tests: a SQLite file, or a fresh PostgreSQL schema on TEST_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ DATABASE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgre
 
 @contextmanager
 def temporary_database(kind: str, workdir: Path) -> Iterator[str]:
-    """Yield the URL of an empty database of the given kind; dropped afterwards."""
+    """Yield the URL of an empty database of the given kind; dropped afterwards.
+
+    On PostgreSQL it is a schema of its own in TEST_DATABASE_URL's database, made the connections'
+    search_path (tables, types and sequences all live there): CREATE DATABASE costs ~0.3 s, a schema
+    a few milliseconds. The connections carry the schema's name as application_name, so those still
+    open at the end are ended before the schema is dropped, as DROP DATABASE ... WITH (FORCE) did.
+    """
     if kind == "sqlite":
         yield f"sqlite:///{workdir / f'proxyapp-{uuid.uuid4().hex[:8]}.db'}"
         return
@@ -28,10 +34,13 @@ def temporary_database(kind: str, workdir: Path) -> Iterator[str]:
     name = f"proxyapp_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
     try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server_url).update_query_dict(
+            {"options": f"-csearch_path={name}", "application_name": name}).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": name})
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         admin.dispose()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, csrf_token, testing_env
+from tests.conftest import PASSWORD, csrf_token
 
 NEW_KEY_PATTERN = r'data-testid="new-key">(pxk_[0-9A-Za-z]+)<'
 
@@ -41,11 +40,3 @@ def shown_key(response: TestResponse) -> str:
     assert match, "the new key is not on the page"
     return match.group(1)
 
-
-def quick_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
-    """An isolated testing environment with cheap password hashing, for tests that sign in a lot.
-
-    The production-strength parameters are tested on their own (test_web); here they would
-    only spend the suite's time.
-    """
-    return testing_env(tmp_path, redis_url, ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", **overrides)

@@ -9,10 +9,10 @@ from sqlalchemy import update
 
 from proxyapp.extensions import db
 from proxyapp.models import AccountToken, User, utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, isolated_env
 from tests.mailbox import Mailbox, body_of, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs
-from tests.webforms import quick_env, sign_in, submit
+from tests.webforms import sign_in, submit
 
 PUBLIC = "https://proxy.example.org"
 
@@ -25,7 +25,7 @@ def mailbox():
 
 @pytest.fixture
 def app_env(tmp_path, redis_url, mailbox):
-    return quick_env(tmp_path, redis_url, SMTP_URL=mailbox.url, MAIL_FROM="noreply@proxy.example.org",
+    return isolated_env(tmp_path, redis_url, SMTP_URL=mailbox.url, MAIL_FROM="noreply@proxy.example.org",
                      PUBLIC_URL=PUBLIC)
 
 
@@ -149,7 +149,7 @@ def test_registration_with_an_email_sends_its_confirmation_link(app, client, mon
 class TestWithoutSmtp:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url)
+        return isolated_env(tmp_path, redis_url)
 
     def test_the_email_can_change_but_no_mail_is_queued(self, app, client, ada):
         response = change(client, "ada@example.org")

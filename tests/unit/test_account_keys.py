@@ -9,14 +9,14 @@ import pytest
 
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, utcnow
-from tests.conftest import bearer
-from tests.webforms import account_action, quick_env, shown_key
+from tests.conftest import bearer, isolated_env
+from tests.webforms import account_action, shown_key
 
 
 @pytest.fixture
 def app_env(tmp_path, redis_url):
     """A cap of three keys and a one-hour rotation grace."""
-    return quick_env(tmp_path, redis_url, MAX_KEYS_PER_ACCOUNT="3", KEY_ROTATION_GRACE_SECONDS="3600")
+    return isolated_env(tmp_path, redis_url, MAX_KEYS_PER_ACCOUNT="3", KEY_ROTATION_GRACE_SECONDS="3600")
 
 
 def key_row(app, plaintext_or_id):

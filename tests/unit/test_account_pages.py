@@ -10,17 +10,10 @@ from sqlalchemy import func, select
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, User, UserSession, utcnow
 from tests.conftest import CANONICAL_BODY, PASSWORD, bearer
-from tests.webforms import quick_env, sign_in, submit
+from tests.webforms import sign_in, submit
 
 OUTPUT = {"predictions": [[{"code": "I10", "system": "ICD10CM", "display": "Essential (primary) hypertension"}]]}
 NEW_PASSWORD = "a brand new passphrase"
-
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    """Cheap password hashing: these tests sign in a lot."""
-    return quick_env(tmp_path, redis_url)
 
 
 def add_prediction(app, user_id: int, status: str = "succeeded", **values) -> str:

@@ -7,13 +7,7 @@ import pytest
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, User
 from tests.conftest import PASSWORD, bearer
-from tests.webforms import quick_env, sign_in, submit
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    """Cheap password hashing: these tests sign in a lot."""
-    return quick_env(tmp_path, redis_url)
+from tests.webforms import sign_in, submit
 
 
 def audit_rows(app) -> list[tuple[str, str, str | None, object]]:

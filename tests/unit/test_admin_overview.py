@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from proxyapp.extensions import db
@@ -16,13 +15,7 @@ from proxyapp.services.upstream.circuit import circuit_breaker
 from tests.conftest import CANONICAL_BODY, bearer
 from tests.unit.test_admin import audit_rows
 from tests.unit.test_cli import add_prediction
-from tests.webforms import quick_env, sign_in, submit
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    """Cheap password hashing: these tests sign in."""
-    return quick_env(tmp_path, redis_url)
+from tests.webforms import sign_in, submit
 
 
 def figure(html: str, testid: str) -> str:

@@ -16,10 +16,8 @@ from devtools.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, Prediction, User, utcnow
 from proxyapp.queue import get_queue
-from tests.conftest import CANONICAL_BODY, bearer
-from tests.conftest import testing_env as isolated_env
+from tests.conftest import CANONICAL_BODY, bearer, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
-from tests.webforms import quick_env
 
 
 def invoke(app: Flask, *args: str) -> Result:
@@ -46,11 +44,6 @@ def add_prediction(app: Flask, user_id: int, status: str, *, age: timedelta = ti
 
 
 class TestUsers:
-    @pytest.fixture
-    def app_env(self, tmp_path: Path, redis_url: str) -> dict[str, str]:
-        """Cheap password hashing: these tests create many accounts."""
-        return quick_env(tmp_path, redis_url)
-
     def test_list_shows_every_account_with_role_status_and_limits(self, app, accounts):
         for index in range(30):  # more than one page of the admin listing
             accounts.create(f"patient-{index:02d}")

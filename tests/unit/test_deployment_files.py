@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 from proxyapp.admin import dashboard_server
 from tests.stack import ROOT
@@ -49,9 +48,3 @@ def test_the_image_runs_procfile_processes_through_the_entry_point():
     assert 'ENTRYPOINT ["/app/deploy/entrypoint.sh"]' in dockerfile and 'CMD ["web"]' in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
     assert os.access(ENTRYPOINT, os.X_OK)
-
-
-def test_the_entry_point_runs_other_commands_as_given():
-    result = subprocess.run([str(ENTRYPOINT), "echo", "as", "given"], capture_output=True, text=True, check=False,
-                            timeout=10)
-    assert result.returncode == 0 and result.stdout == "as given\n"

@@ -8,14 +8,14 @@ import pytest
 
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey
-from tests.conftest import bearer
-from tests.webforms import account_action, quick_env, shown_key, sign_in, submit
+from tests.conftest import bearer, isolated_env
+from tests.webforms import account_action, shown_key, sign_in, submit
 
 
 @pytest.fixture
 def app_env(tmp_path, redis_url):
     """A one-hour rotation grace."""
-    return quick_env(tmp_path, redis_url, KEY_ROTATION_GRACE_SECONDS="3600")
+    return isolated_env(tmp_path, redis_url, KEY_ROTATION_GRACE_SECONDS="3600")
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User, utcnow
 from proxyapp.services.keys import lifecycle as keyring
-from tests.conftest import bearer
+from tests.conftest import bearer, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
-from tests.webforms import account_action, quick_env, shown_key
+from tests.webforms import account_action, shown_key
 
 GRACE = timedelta(hours=1)
 
@@ -24,7 +24,7 @@ GRACE = timedelta(hours=1)
 def app_env(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[dict[str, str]]:
     """Expiry is compared in SQL (the usable-key count) and in Python: both databases."""
     with temporary_database(request.param, tmp_path) as database_url:
-        yield quick_env(tmp_path, redis_url, DATABASE_URL=database_url, KEY_MAX_LIFETIME_DAYS="30",
+        yield isolated_env(tmp_path, redis_url, DATABASE_URL=database_url, KEY_MAX_LIFETIME_DAYS="30",
                         KEY_ROTATION_GRACE_SECONDS=str(int(GRACE.total_seconds())))
 
 

@@ -16,15 +16,10 @@ from proxyapp.models import ApiKey
 from proxyapp.services.limits import rules
 from proxyapp.services.limits.rules import Scope
 from tests.conftest import CANONICAL_BODY, Accounts, bearer
-from tests.webforms import quick_env, sign_in
+from tests.webforms import sign_in
 
 UNREADABLE = ["lots", "100/fortnight", "100/minute;", "minute/100", "100", "100 per"]
 READABLE = ["100/minute", "1000/hour;50/minute", "5/second"]
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    return quick_env(tmp_path, redis_url)
 
 
 def refusals(app: Flask, accounts: Accounts, value: str) -> dict[str, str | None]:

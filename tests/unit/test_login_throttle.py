@@ -13,15 +13,15 @@ from limits.strategies import MovingWindowRateLimiter
 
 from proxyapp.extensions import db
 from proxyapp.models import User
-from tests.conftest import PASSWORD
-from tests.webforms import quick_env, sign_in, sign_out, submit
+from tests.conftest import PASSWORD, isolated_env
+from tests.webforms import sign_in, sign_out, submit
 
 USERNAME_LIMIT = 8
 
 
 @pytest.fixture
 def app_env(tmp_path, redis_url):
-    return quick_env(tmp_path, redis_url, LOGIN_USERNAME_RATE_LIMIT=f"{USERNAME_LIMIT}/hour",
+    return isolated_env(tmp_path, redis_url, LOGIN_USERNAME_RATE_LIMIT=f"{USERNAME_LIMIT}/hour",
                      REGISTER_RATE_LIMIT="2/hour")
 
 

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, User, UserSession
 from proxyapp.services.accounts.passwords import verify_password
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, isolated_env
 from tests.mailbox import Mailbox, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs
-from tests.webforms import quick_env, sign_in, submit
+from tests.webforms import sign_in, submit
 
 NEW_PASSWORD = "violet tractor orbits quietly"
 PUBLIC = "https://proxy.example.org"
@@ -42,7 +42,7 @@ def use_link(client, link: str, password: str = NEW_PASSWORD):
 class TestCommand:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url, PUBLIC_URL=PUBLIC)
+        return isolated_env(tmp_path, redis_url, PUBLIC_URL=PUBLIC)
 
     def test_sets_the_password_ends_every_session_and_is_audited(self, app, client, accounts):
         user_id, _ = accounts.create("ada")
@@ -99,7 +99,7 @@ class TestAdminPage:
 
     @pytest.fixture
     def app_env(self, tmp_path, redis_url, mailbox):
-        return quick_env(tmp_path, redis_url, SMTP_URL=mailbox.url, MAIL_FROM="noreply@proxy.example.org",
+        return isolated_env(tmp_path, redis_url, SMTP_URL=mailbox.url, MAIL_FROM="noreply@proxy.example.org",
                          PUBLIC_URL=PUBLIC)
 
     def test_make_a_reset_link_shows_it_once_and_audits_it(self, app, admin_client, accounts):

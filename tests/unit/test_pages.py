@@ -11,7 +11,7 @@ from proxyapp.extensions import db
 from proxyapp.models import Prediction
 from proxyapp.services.accounts.lifecycle import create_admin
 from tests.conftest import CANONICAL_BODY, PASSWORD
-from tests.webforms import account_action, quick_env, sign_in, submit
+from tests.webforms import account_action, sign_in, submit
 
 
 class PageAudit(HTMLParser):
@@ -48,12 +48,6 @@ class PageAudit(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.lasttag == "script" and data.strip():
             self.inline_scripts += 1
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    """Cheap password hashing."""
-    return quick_env(tmp_path, redis_url)
 
 
 @pytest.fixture

@@ -6,19 +6,11 @@ import html as html_lib
 import json
 import re
 
-import pytest
-
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction
 from proxyapp.queue import get_queue
 from tests.conftest import CANONICAL_BODY, bearer
-from tests.webforms import quick_env, sign_in, submit
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    """Cheap password hashing: these tests sign in."""
-    return quick_env(tmp_path, redis_url)
+from tests.webforms import sign_in, submit
 
 
 def submitted(client, key: str) -> str:

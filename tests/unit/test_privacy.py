@@ -8,7 +8,8 @@ from html import unescape
 import pytest
 
 from config import ConfigError, contact_link, load_config
-from tests.webforms import quick_env, sign_in
+from tests.conftest import isolated_env
+from tests.webforms import sign_in
 
 
 def text(html: str) -> str:
@@ -19,7 +20,7 @@ def text(html: str) -> str:
 class TestWithAnOperator:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url, OPERATOR_NAME="Clinica Norte <IT>", OPERATOR_CONTACT="privacy@norte.example",
+        return isolated_env(tmp_path, redis_url, OPERATOR_NAME="Clinica Norte <IT>", OPERATOR_CONTACT="privacy@norte.example",
                            RESULT_RETENTION_DAYS="7", CACHE_TTL="3600")
 
     def test_the_privacy_page_names_the_operator_contact_retention_and_encryption(self, client):
@@ -51,7 +52,7 @@ class TestWithAnOperator:
 class TestWithoutAnOperator:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url, CACHE_TTL="0")
+        return isolated_env(tmp_path, redis_url, CACHE_TTL="0")
 
     def test_the_pages_say_that_no_operator_is_named(self, client):
         privacy = text(client.get("/privacy").get_data(as_text=True))

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-import signal
 import time
 
 import pytest
 from redis import Redis
 from sqlalchemy import event
 
-from devtools.embedded_redis import EmbeddedRedis, free_port
+from devtools.embedded_redis import free_port
 from proxyapp.extensions import db
 from proxyapp.models import User
-from tests.conftest import CANONICAL_BODY, bearer
+from tests.conftest import CANONICAL_BODY, PASSWORD, Accounts, bearer, built_app, csrf_token
 
 IETF_POLICY = re.compile(r'^"[a-z-]+";q=\d+;w=\d+(, "[a-z-]+";q=\d+;w=\d+)*$')
 IETF_LIMIT = re.compile(r'^"[a-z-]+";r=\d+;t=\d+$')
@@ -119,18 +118,11 @@ def test_key_and_limits_cost_one_query(app, client, accounts):
     assert "JOIN users" in selects[0]
 
 
-def test_pending_cap_answers_too_many_pending(app_env, tmp_path, redis_url, monkeypatch):
-    from config import TestingConfig
-    from proxyapp import create_app
-    from tests.conftest import Accounts
-
-    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
-    application = create_app(TestingConfig({**app_env, "MAX_PENDING": "2", "RATE_LIMIT": "100/minute"}))
-    with application.app_context():
-        db.create_all()
-    _, key = Accounts(application).create()
-    client = application.test_client()
-    responses = [submit(client, key) for _ in range(3)]
+def test_pending_cap_answers_too_many_pending(app_env, tmp_path, monkeypatch):
+    with built_app({**app_env, "MAX_PENDING": "2", "RATE_LIMIT": "100/minute"}, tmp_path, monkeypatch) as application:
+        _, key = Accounts(application).create()
+        client = application.test_client()
+        responses = [submit(client, key) for _ in range(3)]
     assert [r.status_code for r in responses] == [202, 202, 429]
     error = responses[-1].get_json()["error"]
     assert error["code"] == "too_many_pending"
@@ -146,67 +138,30 @@ def test_usage_reports_window_and_daily_requests(client, accounts):
     assert usage["today"] == 2  # the /v1/me call itself is counted after its response is built
 
 
-def _app_on(redis_url, app_env, tmp_path, monkeypatch):
-    from config import TestingConfig
-    from proxyapp import create_app
-
-    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
-    application = create_app(TestingConfig({**app_env, "REDIS_URL": redis_url}))
-    with application.app_context():
-        db.create_all()
-    return application
-
-
 @pytest.mark.parametrize("path", ["/v1/me", "/v1/predictions"])
 def test_redis_refusing_connections_gives_503_not_500(app_env, tmp_path, monkeypatch, path):
-    from tests.conftest import Accounts
-
-    application = _app_on(f"redis://127.0.0.1:{free_port()}/0", app_env, tmp_path, monkeypatch)
-    _, key = Accounts(application).create()
-    client = application.test_client()
-    response = client.post(path, json=CANONICAL_BODY, headers=bearer(key)) if path.endswith("predictions") \
-        else client.get(path, headers=bearer(key))
+    with built_app({**app_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, tmp_path, monkeypatch) as application:
+        _, key = Accounts(application).create()
+        client = application.test_client()
+        response = client.post(path, json=CANONICAL_BODY, headers=bearer(key)) if path.endswith("predictions") \
+            else client.get(path, headers=bearer(key))
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"
     assert int(response.headers["Retry-After"]) >= 1
 
 
-def test_hung_redis_fails_within_the_socket_timeout(app_env, tmp_path, monkeypatch):
-    from tests.conftest import Accounts
-
-    embedded = EmbeddedRedis()
-    try:
-        application = _app_on(embedded.start(), app_env, tmp_path, monkeypatch)
-        _, key = Accounts(application).create()
-        client = application.test_client()
-        assert client.get("/v1/me", headers=bearer(key)).status_code == 200
-        embedded.process.send_signal(signal.SIGSTOP)
-        started = time.monotonic()
-        response = client.get("/v1/me", headers=bearer(key))
-        elapsed = time.monotonic() - started
-        embedded.process.send_signal(signal.SIGCONT)
-        assert client.get("/v1/me", headers=bearer(key)).status_code == 200  # recovers by itself
-    finally:
-        embedded.__exit__(None, None, None)
-    assert response.status_code == 503
-    # A bound on a failure path, not a performance figure: one socket timeout, no retries.
-    assert elapsed < application.config["REDIS_SOCKET_TIMEOUT"] + 1.5
-
-
 def test_login_with_redis_down_fails_closed_with_a_friendly_page(app_env, tmp_path, monkeypatch):
-    from tests.conftest import PASSWORD, Accounts, csrf_token
-
-    application = _app_on(f"redis://127.0.0.1:{free_port()}/0", app_env, tmp_path, monkeypatch)
-    Accounts(application).create("redisdown")
-    client = application.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"username": "redisdown", "password": PASSWORD,
-                                           "csrf_token": csrf_token(page)})
-    assert response.status_code == 503
-    assert response.mimetype == "text/html"
-    assert "temporarily unavailable" in response.get_data(as_text=True)
-    assert int(response.headers["Retry-After"]) >= 1
-    assert client.get("/account").status_code != 200  # not signed in
+    with built_app({**app_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, tmp_path, monkeypatch) as application:
+        Accounts(application).create("redisdown")
+        client = application.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        response = client.post("/login", data={"username": "redisdown", "password": PASSWORD,
+                                               "csrf_token": csrf_token(page)})
+        assert response.status_code == 503
+        assert response.mimetype == "text/html"
+        assert "temporarily unavailable" in response.get_data(as_text=True)
+        assert int(response.headers["Retry-After"]) >= 1
+        assert client.get("/account").status_code != 200  # not signed in
 
 
 @pytest.fixture

@@ -21,8 +21,7 @@ from proxyapp.queue import get_queue, get_redis, redis_key
 from proxyapp.services.operations.readings import record_worker_beat
 from proxyapp.services.predictions import reconcile
 from proxyapp.services.upstream.circuit import circuit_breaker
-from tests.conftest import CANONICAL_BODY, bearer
-from tests.conftest import testing_env as isolated_env
+from tests.conftest import CANONICAL_BODY, bearer, isolated_env
 
 PROBES = ["/healthz", "/readyz", "/metrics"]
 

@@ -19,11 +19,11 @@ from proxyapp.models import AccountToken, AuditEvent, User, UserSession, utcnow
 from proxyapp.queue import get_queue
 from proxyapp.services.accounts.mail import MailNotSent, send_mail
 from proxyapp.services.accounts.passwords import verify_password
-from tests.conftest import PASSWORD, built_app, csrf_token
+from tests.conftest import PASSWORD, built_app, csrf_token, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
 from tests.mailbox import Mailbox, body_of, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs
-from tests.webforms import quick_env, sign_in, submit
+from tests.webforms import sign_in, submit
 
 NEW_PASSWORD = "violet tractor orbits quietly"
 PUBLIC = "https://proxy.example.org"
@@ -37,7 +37,7 @@ def mailbox():
 
 @pytest.fixture
 def app_env(tmp_path, redis_url, mailbox):
-    return quick_env(tmp_path, redis_url, SMTP_URL=mailbox.url.replace("s3cret pass", "s3cret%20pass"),
+    return isolated_env(tmp_path, redis_url, SMTP_URL=mailbox.url.replace("s3cret pass", "s3cret%20pass"),
                      MAIL_FROM="Proxy <noreply@proxy.example.org>", PUBLIC_URL=PUBLIC)
 
 
@@ -239,7 +239,7 @@ def test_an_empty_request_is_shown_again_with_an_error(client):
 class TestSmtpDown:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url, SMTP_URL=f"smtp://127.0.0.1:{free_port()}",
+        return isolated_env(tmp_path, redis_url, SMTP_URL=f"smtp://127.0.0.1:{free_port()}",
                          MAIL_FROM="noreply@proxy.example.org", PUBLIC_URL=PUBLIC)
 
     def test_the_person_still_gets_the_neutral_answer_and_the_failure_is_logged_without_address_or_token(
@@ -273,7 +273,7 @@ class TestSmtpDown:
 class TestWithoutSmtp:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url)
+        return isolated_env(tmp_path, redis_url)
 
     def test_the_page_says_to_contact_the_operator(self, app, client, ada):
         token = csrf_token(client.get("/login").get_data(as_text=True))
@@ -295,7 +295,7 @@ class TestOnEachDatabase:
     def app_env(self, request, tmp_path, redis_url, mailbox):
         """Tokens are compared, spent and expired in SQL: on SQLite and on PostgreSQL."""
         with temporary_database(request.param, tmp_path) as database_url:
-            yield quick_env(tmp_path, redis_url, DATABASE_URL=database_url, SMTP_URL=mailbox.url,
+            yield isolated_env(tmp_path, redis_url, DATABASE_URL=database_url, SMTP_URL=mailbox.url,
                             MAIL_FROM="noreply@proxy.example.org", PUBLIC_URL=PUBLIC)
 
     def test_a_link_works_once_spends_the_others_and_expires(self, app, client, ada, monkeypatch, mailbox):
@@ -317,7 +317,7 @@ class TestOnEachDatabase:
 @pytest.mark.parametrize(("scheme", "error"), [("smtps", "SSLError"), ("smtp+starttls", "SMTPNotSupportedError")])
 def test_tls_schemes_never_fall_back_to_plain_text(tmp_path, redis_url, monkeypatch, mailbox, scheme, error):
     """Against a server without TLS, smtps:// and smtp+starttls:// fail; nothing goes out unencrypted."""
-    env = quick_env(tmp_path, redis_url, SMTP_URL=f"{scheme}://127.0.0.1:{mailbox.port}", MAIL_FROM="a@proxy.test")
+    env = isolated_env(tmp_path, redis_url, SMTP_URL=f"{scheme}://127.0.0.1:{mailbox.port}", MAIL_FROM="a@proxy.test")
     with built_app(env, tmp_path, monkeypatch) as application, application.app_context(), \
             pytest.raises(MailNotSent, match=error):
         send_mail("ada@example.org", "Subject", "Body")

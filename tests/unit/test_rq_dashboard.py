@@ -15,19 +15,13 @@ import workers.predictions
 from proxyapp.admin.dashboard import CSRF_COOKIE, URL_PREFIX
 from proxyapp.admin.dashboard_server import standalone_app
 from proxyapp.queue import get_queue, get_redis
-from tests.conftest import CANONICAL_BODY, bearer
+from tests.conftest import CANONICAL_BODY, bearer, isolated_env
 from tests.unit.test_run import FakeUpstream
-from tests.webforms import quick_env, sign_in
+from tests.webforms import sign_in
 from workers import context
 
 # What a job saw of the dashboard while it ran (see peek_at_workers_tab).
 _seen_while_running: dict[str, object] = {}
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    """Cheap password hashing: every test here signs in."""
-    return quick_env(tmp_path, redis_url)
 
 
 @pytest.fixture
@@ -165,7 +159,7 @@ def test_finished_prediction_jobs_are_counted_for_a_bounded_time_without_patient
 class TestWithoutFinishedJobs:
     @pytest.fixture
     def app_env(self, tmp_path, redis_url):
-        return quick_env(tmp_path, redis_url, FINISHED_JOB_TTL="0")
+        return isolated_env(tmp_path, redis_url, FINISHED_JOB_TTL="0")
 
     def test_nothing_is_kept_and_the_bar_says_so(self, app, admin_client, accounts, queue, fake_upstream):
         prediction_id = submit_marked(admin_client, accounts, "x")

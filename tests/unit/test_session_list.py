@@ -10,16 +10,11 @@ from sqlalchemy import select
 from proxyapp.extensions import db
 from proxyapp.models import UserSession
 from tests.conftest import csrf_token
-from tests.webforms import quick_env, sign_in, submit
+from tests.webforms import sign_in, submit
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
                  "Version/17.4 Mobile/15E148 Safari/604.1")
-
-
-@pytest.fixture
-def app_env(tmp_path, redis_url):
-    return quick_env(tmp_path, redis_url)
 
 
 def browser(app, user_agent: str, address: str):

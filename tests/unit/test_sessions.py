@@ -18,14 +18,14 @@ from proxyapp.extensions import db
 from proxyapp.models import User, UserSession, utcnow
 from proxyapp.services.accounts.lifecycle import register_user
 from proxyapp.services.signin.sessions import describe_device, hash_token
-from tests.conftest import PASSWORD, csrf_token
-from tests.webforms import quick_env, sign_in, sign_out, submit
+from tests.conftest import PASSWORD, csrf_token, isolated_env
+from tests.webforms import sign_in, sign_out, submit
 
 
 @pytest.fixture
 def app_env(tmp_path, redis_url):
     """A one-minute idle timeout (and cheap password hashing) for every test here."""
-    return quick_env(tmp_path, redis_url, SESSION_IDLE_MINUTES="1")
+    return isolated_env(tmp_path, redis_url, SESSION_IDLE_MINUTES="1")
 
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -115,7 +115,7 @@ def test_session_cookie_is_httponly_samesite_lax_and_not_secure_in_testing(clien
 
 
 def test_session_cookie_is_secure_in_production(tmp_path, redis_url, monkeypatch):
-    env = quick_env(tmp_path, redis_url, APP_ENV="production", SECRET_KEY="p" * 40,
+    env = isolated_env(tmp_path, redis_url, APP_ENV="production", SECRET_KEY="p" * 40,
                     UPSTREAM_URL="https://upstream.invalid", UPSTREAM_API_KEY="gh_s_k-test",
                     DATA_ENCRYPTION_KEY=Fernet.generate_key().decode())
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))

@@ -23,9 +23,9 @@ from proxyapp.models import AuditEvent, RecoveryCode, TwoFactor, User, UserSessi
 from proxyapp.services.accounts.lifecycle import create_admin
 from proxyapp.services.signin import two_factor
 from proxyapp.web.second_factor import PENDING_LIFETIME
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
-from tests.webforms import quick_env, sign_in, sign_out, submit
+from tests.webforms import sign_in, sign_out, submit
 
 SECRET_PATTERN = r'data-testid="two-factor-secret">([A-Z2-7]+)<'
 CODE_PATTERN = r"<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code></li>"
@@ -52,7 +52,7 @@ class Clock:
 def app_env(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[dict[str, str]]:
     """Codes are claimed by conditional UPDATEs: run on SQLite and on PostgreSQL."""
     with temporary_database(request.param, tmp_path) as database_url:
-        yield quick_env(tmp_path, redis_url, DATABASE_URL=database_url)
+        yield isolated_env(tmp_path, redis_url, DATABASE_URL=database_url)
 
 
 @pytest.fixture

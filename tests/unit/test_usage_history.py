@@ -16,7 +16,7 @@ from proxyapp.queue import get_redis
 from proxyapp.services.limits import usage_history as history_module
 from proxyapp.services.limits.usage import record_request
 from proxyapp.services.limits.usage_history import WINDOW_DAYS, usage_history, window
-from tests.conftest import testing_env as isolated_env
+from tests.conftest import isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
 
 TODAY = date(2026, 3, 15)

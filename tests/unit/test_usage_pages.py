@@ -15,16 +15,16 @@ from proxyapp.extensions import db
 from proxyapp.models import ApiKey, Prediction, utcnow
 from proxyapp.services.limits import usage_history
 from proxyapp.web.usage import PAGE_SIZE
-from tests.conftest import bearer
+from tests.conftest import bearer, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
-from tests.webforms import quick_env, sign_in
+from tests.webforms import sign_in
 
 
 @pytest.fixture(params=DATABASE_KINDS)
 def app_env(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[dict[str, str]]:
     """Cheap password hashing; SQLite and PostgreSQL (the figures are grouped by day in SQL)."""
     with temporary_database(request.param, tmp_path) as database_url:
-        yield quick_env(tmp_path, redis_url, DATABASE_URL=database_url)
+        yield isolated_env(tmp_path, redis_url, DATABASE_URL=database_url)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User
 from proxyapp.services.keys.tokens import hash_key, is_well_formed
-from tests.conftest import PASSWORD, bearer, csrf_token
+from tests.conftest import CHEAP_HASHING, PASSWORD, bearer, built_app, csrf_token, isolated_env
 
 KEY_PATTERN = r'data-testid="new-key">(pxk_[0-9A-Za-z]+)<'
 
@@ -40,10 +40,12 @@ def test_register_signs_in_and_shows_working_key_once(app, client):
         assert stored.key_hash == hash_key(key) and key not in (stored.key_hash, stored.display_prefix)
 
 
-def test_password_hash_is_argon2id_at_asvs_strength(app, client):
-    register(client)
-    with app.app_context():
-        stored = db.session.query(User).one().password_hash
+def test_password_hash_is_argon2id_at_asvs_strength(tmp_path, redis_url, monkeypatch):
+    defaults = {name: value for name, value in isolated_env(tmp_path, redis_url).items() if name not in CHEAP_HASHING}
+    with built_app(defaults, tmp_path, monkeypatch) as app:
+        register(app.test_client())
+        with app.app_context():
+            stored = db.session.query(User).one().password_hash
     assert stored.startswith("$argon2id$")
     settings = dict(part.split("=") for part in stored.split("$")[3].split(","))
     assert int(settings["m"]) >= 46 * 1024 and int(settings["t"]) >= 1 and int(settings["p"]) == 1
