@@ -284,6 +284,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[_SUITE_NOTES] = notes
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker collects: it hands its notes to the controller, which prints the summary."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["suite_notes"] = session.config.stash.get(_SUITE_NOTES, [])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """Keep the notes of the first worker that finishes (every worker collects the same tests)."""
+    notes = getattr(node, "workeroutput", {}).get("suite_notes")
+    if notes is not None and _SUITE_NOTES not in node.config.stash:
+        node.config.stash[_SUITE_NOTES] = notes
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """One line per optional suite that did not run."""
     for note in config.stash.get(_SUITE_NOTES, []):
