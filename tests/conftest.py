@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -23,7 +24,7 @@ from config import TestingConfig
 from devtools.embedded_redis import EmbeddedRedis
 from proxyapp import create_app
 from proxyapp.extensions import db
-from proxyapp.models import User
+from proxyapp.models import AuditEvent, Prediction, User, utcnow
 from proxyapp.openapi import CANONICAL_EXAMPLE
 from proxyapp.services.accounts.lifecycle import create_admin, register_user
 from proxyapp.services.keys.tokens import IssuedKey, issue_key
@@ -31,6 +32,18 @@ from tests.receivers import WebhookReceiver
 
 CANONICAL_BODY = CANONICAL_EXAMPLE  # upstream.md's canonical example, as documented in the API
 PASSWORD = "correct horse battery staple"
+# A valid production environment (every required setting, none a development default).
+PRODUCTION = {
+    "PUBLIC_URL": "https://proxy.example.org",
+    "DATA_ENCRYPTION_KEY": "lIHy5ZZ6OBMkzHUJcc2DO6z5r4Z-bEmb0S_YWbE5pQE=",
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "DATABASE_URL": "postgresql+psycopg://proxy@db/proxy",
+    "REDIS_URL": "redis://redis:6379/0",
+    "UPSTREAM_URL": "https://api.genhealth.ai",
+    "UPSTREAM_API_KEY": "gh_s_k-real-operator-key",
+}
+MAIL = {"MAIL_FROM": "Proxy <noreply@proxy.example.org>"}
 
 
 @pytest.fixture(scope="session")
@@ -194,6 +207,28 @@ class Accounts:
             issued = issue_key(db.session.get(User, user_id), name)
             db.session.commit()
             return issued
+
+
+NO_TIME = timedelta(0)
+
+
+def add_prediction(app: Flask, user_id: int, status: str, *, age: timedelta = NO_TIME,
+                   finished_ago: timedelta | None = None, error_code: str | None = None, runs: int = 0) -> str:
+    """Store a prediction directly, as if it had been accepted `age` ago (and finished `finished_ago`)."""
+    now = utcnow()
+    with app.app_context():
+        prediction = Prediction(user_id=user_id, status=status, input=CANONICAL_BODY, created_at=now - age,
+                                completed_at=None if finished_ago is None else now - finished_ago,
+                                error_code=error_code, runs=runs)
+        db.session.add(prediction)
+        db.session.commit()
+        return prediction.id
+
+
+def audit_rows(app) -> list[tuple[str, str, str | None, object]]:
+    with app.app_context():
+        rows = db.session.query(AuditEvent).order_by(AuditEvent.id).all()
+        return [(row.actor_username, row.action, row.target_username, row.details) for row in rows]
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from devtools.embedded_redis import free_port
 from proxyapp.extensions import db
-from proxyapp.models import AuditEvent, Prediction, User, utcnow
+from proxyapp.models import AuditEvent, Prediction, User
 from proxyapp.queue import get_queue
-from tests.conftest import CANONICAL_BODY, bearer, isolated_env
+from tests.conftest import CANONICAL_BODY, add_prediction, bearer, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
 
 
@@ -28,19 +28,6 @@ def audit_trail(app: Flask) -> list[tuple[str, str, str | None, object]]:
     with app.app_context():
         rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
         return [(row.actor_username, row.action, row.target_username, row.details) for row in rows]
-
-
-def add_prediction(app: Flask, user_id: int, status: str, *, age: timedelta = timedelta(0),
-                   finished_ago: timedelta | None = None, error_code: str | None = None, runs: int = 0) -> str:
-    """Store a prediction directly, as if it had been accepted `age` ago (and finished `finished_ago`)."""
-    now = utcnow()
-    with app.app_context():
-        prediction = Prediction(user_id=user_id, status=status, input=CANONICAL_BODY, created_at=now - age,
-                                completed_at=None if finished_ago is None else now - finished_ago,
-                                error_code=error_code, runs=runs)
-        db.session.add(prediction)
-        db.session.commit()
-        return prediction.id
 
 
 class TestUsers:
