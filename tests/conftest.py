@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2.bccache import Bucket, BytecodeCache
@@ -209,6 +210,11 @@ class Accounts:
             return issued
 
 
+def invoke(app: Flask, *args: str, input: str | None = None) -> Result:
+    """Run one of the app's `flask` commands in-process: its exit code and output."""
+    return app.test_cli_runner().invoke(args=list(args), input=input)
+
+
 NO_TIME = timedelta(0)
 
 
@@ -225,7 +231,8 @@ def add_prediction(app: Flask, user_id: int, status: str, *, age: timedelta = NO
         return prediction.id
 
 
-def audit_rows(app) -> list[tuple[str, str, str | None, object]]:
+def audit_rows(app: Flask) -> list[tuple[str, str, str | None, object]]:
+    """The audit trail, oldest first: (actor, action, target, details) of each event."""
     with app.app_context():
         rows = db.session.query(AuditEvent).order_by(AuditEvent.id).all()
         return [(row.actor_username, row.action, row.target_username, row.details) for row in rows]

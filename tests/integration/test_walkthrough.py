@@ -9,6 +9,7 @@ import requests
 
 from tests.conftest import CANONICAL_BODY
 from tests.integration.conftest import register_over_http, simulator, wait_terminal
+from tests.integration.fault_stack import api_session
 
 pytestmark = pytest.mark.integration
 
@@ -16,10 +17,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def api(stack) -> requests.Session:
     """An API client holding a fresh account's key (and no cookies)."""
-    _, key = register_over_http(stack.base_url, f"user{uuid.uuid4().hex[:8]}")
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {key}"
-    return session
+    return api_session(stack)
 
 
 def test_register_predict_poll_succeeded(stack, api):
