@@ -3,15 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WORKERS ?= 2
+# make test-fast's pytest-xdist processes
+TEST_PROCESSES ?= 2
 
 .PHONY: run test test-fast lint migrate bench clean help
 
 help:
-	@echo "make run    - set up and start web, $(WORKERS) workers, embedded Redis and the upstream simulator"
-	@echo "make test   - set up and run the whole test suite"
-	@echo "make test-fast - the unit tests only (no processes started)"
-	@echo "make lint   - ruff, which must report nothing"
-	@echo "make bench  - the benchmarks (on a quiet machine); results go in BENCHMARKS.md"
+	@echo "make help      - this list"
+	@echo "make run       - set up and start web, $(WORKERS) workers, embedded Redis and the upstream simulator"
+	@echo "make migrate   - set up and bring the database (DATABASE_URL, or the instance's SQLite file) to the latest schema"
+	@echo "make test      - set up and run the whole test suite"
+	@echo "make test-fast - the unit tests only (no servers or programs started), on $(TEST_PROCESSES) processes"
+	@echo "make lint      - ruff, which must report nothing"
+	@echo "make bench     - the benchmarks (on a quiet machine); results go in BENCHMARKS.md"
+	@echo "make clean     - remove the virtualenv, pytest's cache and test-artifacts/"
 
 $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "proxyapp needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
@@ -37,7 +42,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/unit -q
+	$(BIN)/python -m pytest tests/unit -q -n $(TEST_PROCESSES)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -8,11 +8,13 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2.bccache import Bucket, BytecodeCache
@@ -23,7 +25,7 @@ from config import TestingConfig
 from devtools.embedded_redis import EmbeddedRedis
 from proxyapp import create_app
 from proxyapp.extensions import db
-from proxyapp.models import User
+from proxyapp.models import AuditEvent, Prediction, User, utcnow
 from proxyapp.openapi import CANONICAL_EXAMPLE
 from proxyapp.services.accounts.lifecycle import create_admin, register_user
 from proxyapp.services.keys.tokens import IssuedKey, issue_key
@@ -31,6 +33,18 @@ from tests.receivers import WebhookReceiver
 
 CANONICAL_BODY = CANONICAL_EXAMPLE  # upstream.md's canonical example, as documented in the API
 PASSWORD = "correct horse battery staple"
+# A valid production environment (every required setting, none a development default).
+PRODUCTION = {
+    "PUBLIC_URL": "https://proxy.example.org",
+    "DATA_ENCRYPTION_KEY": "lIHy5ZZ6OBMkzHUJcc2DO6z5r4Z-bEmb0S_YWbE5pQE=",
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "DATABASE_URL": "postgresql+psycopg://proxy@db/proxy",
+    "REDIS_URL": "redis://redis:6379/0",
+    "UPSTREAM_URL": "https://api.genhealth.ai",
+    "UPSTREAM_API_KEY": "gh_s_k-real-operator-key",
+}
+MAIL = {"MAIL_FROM": "Proxy <noreply@proxy.example.org>"}
 
 
 @pytest.fixture(scope="session")
@@ -196,6 +210,34 @@ class Accounts:
             return issued
 
 
+def invoke(app: Flask, *args: str, input: str | None = None) -> Result:
+    """Run one of the app's `flask` commands in-process: its exit code and output."""
+    return app.test_cli_runner().invoke(args=list(args), input=input)
+
+
+NO_TIME = timedelta(0)
+
+
+def add_prediction(app: Flask, user_id: int, status: str, *, age: timedelta = NO_TIME,
+                   finished_ago: timedelta | None = None, error_code: str | None = None, runs: int = 0) -> str:
+    """Store a prediction directly, as if it had been accepted `age` ago (and finished `finished_ago`)."""
+    now = utcnow()
+    with app.app_context():
+        prediction = Prediction(user_id=user_id, status=status, input=CANONICAL_BODY, created_at=now - age,
+                                completed_at=None if finished_ago is None else now - finished_ago,
+                                error_code=error_code, runs=runs)
+        db.session.add(prediction)
+        db.session.commit()
+        return prediction.id
+
+
+def audit_rows(app: Flask) -> list[tuple[str, str, str | None, object]]:
+    """The audit trail, oldest first: (actor, action, target, details) of each event."""
+    with app.app_context():
+        rows = db.session.query(AuditEvent).order_by(AuditEvent.id).all()
+        return [(row.actor_username, row.action, row.target_username, row.details) for row in rows]
+
+
 @pytest.fixture
 def accounts(app: Flask) -> Accounts:
     """Create users and keys."""
@@ -282,6 +324,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         notes.append(note)
     config.stash[_SUITE_NOTES] = notes
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker collects: it hands its notes to the controller, which prints the summary."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["suite_notes"] = session.config.stash.get(_SUITE_NOTES, [])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """Keep the notes of the first worker that finishes (every worker collects the same tests)."""
+    notes = getattr(node, "workeroutput", {}).get("suite_notes")
+    if notes is not None and _SUITE_NOTES not in node.config.stash:
+        node.config.stash[_SUITE_NOTES] = notes
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

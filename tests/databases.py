@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.stack import ROOT
 
 POSTGRES_SKIP_REASON = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set (CI sets it when PostgreSQL runs)"
 DATABASE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -44,3 +48,9 @@ def temporary_database(kind: str, workdir: Path) -> Iterator[str]:
                                     "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": name})
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         admin.dispose()
+
+
+def flask_db(command: list[str], database_url: str, instance: str) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "testing", "DATABASE_URL": database_url, "INSTANCE_PATH": instance}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "proxyapp", "db", *command], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False, timeout=120)

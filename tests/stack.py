@@ -23,6 +23,7 @@ import requests
 from devtools.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
 SIMULATOR_KEY = "gh_s_k-test-simulator-key"
 
 

@@ -57,3 +57,11 @@ def simulator(stack: Stack, method: str, path: str, **kwargs) -> requests.Respon
     """Call the simulator's control API."""
     return requests.request(method, f"{stack.simulator_url}{path}",
                             headers={"Authorization": f"Token {SIMULATOR_KEY}"}, timeout=10, **kwargs)
+
+
+def webhook_secret(browser: requests.Session, base_url: str) -> str:
+    """The signing secret shown on the account page."""
+    page = browser.get(f"{base_url}/account", timeout=10).text
+    match = re.search(r'data-testid="webhook-secret">(whsec_[^<]+)<', page)
+    assert match, "no webhook secret on the account page"
+    return match.group(1)

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.unit.test_deployment_files import ENTRYPOINT
+from tests.stack import ENTRYPOINT
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,8 @@ import pytest
 import requests
 from standardwebhooks import Webhook
 
-from tests.integration.conftest import register_over_http
+from tests.integration.conftest import register_over_http, webhook_secret
 from tests.integration.fault_stack import unique_body
-from tests.integration.test_webhooks import webhook_secret
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -3,8 +3,7 @@
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.databases import DATABASE_KINDS, temporary_database
-from tests.integration.test_migrations import flask_db
+from tests.databases import DATABASE_KINDS, flask_db, temporary_database
 
 ROWS = [  # id, name, created_at, expires_at (only rotation set it before 0010)
     (1, "ci", "2026-01-01 10:00:00", "2026-01-02 12:00:00"),  # rotated at 12:00 the day before its grace end

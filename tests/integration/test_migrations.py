@@ -1,18 +1,9 @@
 """The Alembic migrations build exactly the schema the models describe, on each database."""
 
-import subprocess
-import sys
 
 import pytest
 
-from tests.databases import DATABASE_KINDS, temporary_database
-from tests.stack import ROOT
-
-
-def flask_db(command: list[str], database_url: str, instance: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "testing", "DATABASE_URL": database_url, "INSTANCE_PATH": instance}
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "proxyapp", "db", *command], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=120)
+from tests.databases import DATABASE_KINDS, flask_db, temporary_database
 
 
 @pytest.mark.parametrize("kind", DATABASE_KINDS)

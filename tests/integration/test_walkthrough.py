@@ -1,4 +1,5 @@
-"""The README's walk-through against real processes: register, submit, poll, fetch."""
+"""A user's first session against real processes, on SQLite and PostgreSQL: register, submit, poll, fetch
+(the README's own blocks run verbatim in test_readme.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import requests
 
 from tests.conftest import CANONICAL_BODY
 from tests.integration.conftest import register_over_http, simulator, wait_terminal
+from tests.integration.fault_stack import api_session
 
 pytestmark = pytest.mark.integration
 
@@ -16,10 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def api(stack) -> requests.Session:
     """An API client holding a fresh account's key (and no cookies)."""
-    _, key = register_over_http(stack.base_url, f"user{uuid.uuid4().hex[:8]}")
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {key}"
-    return session
+    return api_session(stack)
 
 
 def test_register_predict_poll_succeeded(stack, api):

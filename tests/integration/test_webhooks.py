@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import requests
 from standardwebhooks import Webhook
 
 from tests.databases import DATABASE_KINDS, temporary_database
-from tests.integration.conftest import register_over_http
+from tests.integration.conftest import register_over_http, webhook_secret
 from tests.integration.fault_stack import unique_body
 from tests.stack import Stack
 
@@ -30,14 +29,6 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with (temporary_database(request.param, workdir) as database_url,
           Stack(workdir, redis_url, database_url=database_url, workers=1, env=FAST_RETRIES) as running):
         yield running
-
-
-def webhook_secret(browser: requests.Session, base_url: str) -> str:
-    """The signing secret shown on the account page."""
-    page = browser.get(f"{base_url}/account", timeout=10).text
-    match = re.search(r'data-testid="webhook-secret">(whsec_[^<]+)<', page)
-    assert match, "no webhook secret on the account page"
-    return match.group(1)
 
 
 def test_completed_is_received_verified_and_the_result_fetched_with_the_key(stack, receiver):

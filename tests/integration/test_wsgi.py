@@ -5,9 +5,8 @@ import sys
 
 import pytest
 
+from tests.conftest import MAIL, PRODUCTION
 from tests.stack import ROOT
-from tests.unit.test_config import PRODUCTION
-from tests.unit.test_mail_settings import MAIL
 
 pytestmark = pytest.mark.integration
 

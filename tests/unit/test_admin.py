@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 
 from proxyapp.extensions import db
-from proxyapp.models import AuditEvent, User
-from tests.conftest import PASSWORD, bearer
+from proxyapp.models import User
+from tests.conftest import PASSWORD, audit_rows, bearer
 from tests.webforms import sign_in, submit
-
-
-def audit_rows(app) -> list[tuple[str, str, str | None, object]]:
-    with app.app_context():
-        rows = db.session.query(AuditEvent).order_by(AuditEvent.id).all()
-        return [(row.actor_username, row.action, row.target_username, row.details) for row in rows]
 
 
 def user_id(app, username: str) -> int:

@@ -12,9 +12,7 @@ from proxyapp.models import ApiKey
 from proxyapp.queue import get_redis
 from proxyapp.services.operations import overview as figures
 from proxyapp.services.upstream.circuit import circuit_breaker
-from tests.conftest import CANONICAL_BODY, bearer
-from tests.unit.test_admin import audit_rows
-from tests.unit.test_cli import add_prediction
+from tests.conftest import CANONICAL_BODY, add_prediction, audit_rows, bearer
 from tests.webforms import sign_in, submit
 
 

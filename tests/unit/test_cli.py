@@ -8,39 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from flask import Flask
 from sqlalchemy import select
 
 from devtools.embedded_redis import free_port
 from proxyapp.extensions import db
-from proxyapp.models import AuditEvent, Prediction, User, utcnow
+from proxyapp.models import Prediction, User
 from proxyapp.queue import get_queue
-from tests.conftest import CANONICAL_BODY, bearer, isolated_env
+from tests.conftest import CANONICAL_BODY, add_prediction, audit_rows, bearer, invoke, isolated_env
 from tests.databases import DATABASE_KINDS, temporary_database
-
-
-def invoke(app: Flask, *args: str) -> Result:
-    return app.test_cli_runner().invoke(args=list(args))
-
-
-def audit_trail(app: Flask) -> list[tuple[str, str, str | None, object]]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
-        return [(row.actor_username, row.action, row.target_username, row.details) for row in rows]
-
-
-def add_prediction(app: Flask, user_id: int, status: str, *, age: timedelta = timedelta(0),
-                   finished_ago: timedelta | None = None, error_code: str | None = None, runs: int = 0) -> str:
-    """Store a prediction directly, as if it had been accepted `age` ago (and finished `finished_ago`)."""
-    now = utcnow()
-    with app.app_context():
-        prediction = Prediction(user_id=user_id, status=status, input=CANONICAL_BODY, created_at=now - age,
-                                completed_at=None if finished_ago is None else now - finished_ago,
-                                error_code=error_code, runs=runs)
-        db.session.add(prediction)
-        db.session.commit()
-        return prediction.id
 
 
 class TestUsers:
@@ -65,7 +40,7 @@ class TestUsers:
         assert client.get("/v1/me", headers=bearer(key)).status_code == 403
         assert invoke(app, "users", "enable", "bob").exit_code == 0
         assert client.get("/v1/me", headers=bearer(key)).status_code == 200
-        assert audit_trail(app) == [("cli", "user.disabled", "bob", None), ("cli", "user.enabled", "bob", None)]
+        assert audit_rows(app) == [("cli", "user.disabled", "bob", None), ("cli", "user.enabled", "bob", None)]
 
     def test_unknown_accounts_are_an_error(self, app):
         result = invoke(app, "users", "disable", "nobody")
@@ -80,7 +55,7 @@ class TestUsers:
         with app.app_context():
             bob = db.session.scalar(select(User).where(User.username == "bob"))
             assert (bob.rate_limit, bob.max_pending) == (None, 3)
-        assert [row[3] for row in audit_trail(app)] == [
+        assert [row[3] for row in audit_rows(app)] == [
             {"rate_limit": {"from": None, "to": "7/minute"}, "max_pending": {"from": None, "to": 3}},
             {"rate_limit": {"from": "7/minute", "to": None}},
         ]
@@ -94,7 +69,7 @@ class TestUsers:
         accounts.create("bob")
         result = invoke(app, "users", "set-limit", "bob", *args)
         assert result.exit_code == 2 and message in result.output
-        assert audit_trail(app) == []
+        assert audit_rows(app) == []
 
 
 class TestPredictions:

@@ -12,17 +12,7 @@ from config import (
     ProductionConfig,
     load_config,
 )
-
-PRODUCTION = {
-    "PUBLIC_URL": "https://proxy.example.org",
-    "DATA_ENCRYPTION_KEY": "lIHy5ZZ6OBMkzHUJcc2DO6z5r4Z-bEmb0S_YWbE5pQE=",
-    "APP_ENV": "production",
-    "SECRET_KEY": "s" * 48,
-    "DATABASE_URL": "postgresql+psycopg://proxy@db/proxy",
-    "REDIS_URL": "redis://redis:6379/0",
-    "UPSTREAM_URL": "https://api.genhealth.ai",
-    "UPSTREAM_API_KEY": "gh_s_k-real-operator-key",
-}
+from tests.conftest import PRODUCTION
 
 
 def test_development_defaults_use_embedded_services():

@@ -6,9 +6,7 @@ import os
 import re
 
 from proxyapp.admin import dashboard_server
-from tests.stack import ROOT
-
-ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
+from tests.stack import ENTRYPOINT, ROOT
 
 
 def procfile(name: str = "Procfile") -> dict[str, str]:

@@ -7,8 +7,7 @@ import pytest
 import config as settings
 from config import ConfigError
 from proxyapp import create_app
-from tests.conftest import CANONICAL_BODY, Accounts, bearer, built_app
-from tests.unit.test_config import PRODUCTION
+from tests.conftest import CANONICAL_BODY, PRODUCTION, Accounts, bearer, built_app
 
 EVIL = {"Host": "evil.example"}
 

@@ -24,7 +24,7 @@ from proxyapp.logs import (
 from proxyapp.queue import get_queue
 from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 from tests.conftest import CANONICAL_BODY, bearer
-from tests.unit.test_run import FakeUpstream
+from tests.fake_upstream import FakeUpstream
 from workers import context
 from workers.__main__ import _queue, _worker_options, worker_connection
 from workers.slots import SlotWorker

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, SmtpSettings, load_config, parse_smtp_url
-from tests.unit.test_config import PRODUCTION
-
-MAIL = {"MAIL_FROM": "Proxy <noreply@proxy.example.org>"}
+from tests.conftest import MAIL, PRODUCTION
 
 
 @pytest.mark.parametrize(("url", "expected"), [

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from proxyapp.extensions import db
 from proxyapp.models import AuditEvent, User, UserSession
 from proxyapp.services.accounts.passwords import verify_password
-from tests.conftest import PASSWORD, isolated_env
+from tests.conftest import PASSWORD, invoke, isolated_env
 from tests.mailbox import Mailbox, link_in
 from tests.recovery_helpers import confirm_email, queued_mail_jobs, run_mail_jobs
 from tests.webforms import sign_in, submit
@@ -28,10 +28,6 @@ def audit_rows(app) -> list[tuple[str, str, str | None]]:
 def sessions_of(app, user_id: int) -> int:
     with app.app_context():
         return len(db.session.scalars(select(UserSession).where(UserSession.user_id == user_id)).all())
-
-
-def invoke(app, *args: str, input: str | None = None):
-    return app.test_cli_runner().invoke(args=list(args), input=input)
 
 
 def use_link(client, link: str, password: str = NEW_PASSWORD):

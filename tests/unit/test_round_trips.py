@@ -19,7 +19,7 @@ from sqlalchemy import event
 import workers.predictions
 from proxyapp.extensions import db
 from tests.conftest import CANONICAL_BODY, bearer
-from tests.unit.test_run import FakeUpstream
+from tests.fake_upstream import FakeUpstream
 from workers import context
 from workers.__main__ import _queue, _worker_options, worker_connection
 from workers.slots import SlotWorker

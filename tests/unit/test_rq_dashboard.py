@@ -16,7 +16,7 @@ from proxyapp.admin.dashboard import CSRF_COOKIE, URL_PREFIX
 from proxyapp.admin.dashboard_server import standalone_app
 from proxyapp.queue import get_queue, get_redis
 from tests.conftest import CANONICAL_BODY, bearer, isolated_env
-from tests.unit.test_run import FakeUpstream
+from tests.fake_upstream import FakeUpstream
 from tests.webforms import sign_in
 from workers import context
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,28 +17,9 @@ from proxyapp.services.predictions import holding, leases, reconcile
 from proxyapp.services.predictions import lifecycle as predictions
 from proxyapp.services.predictions.run import run_prediction
 from proxyapp.services.upstream.circuit import circuit_breaker
-from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode, UpstreamResult
+from proxyapp.services.upstream.client import UpstreamError, UpstreamErrorCode
 from tests.conftest import CANONICAL_BODY, bearer
-
-OUTPUT = {"history": [], "predictions": [[{"code": "E11", "system": "ICD10CM", "display": "Type 2 diabetes"}]]}
-Step = UpstreamError | dict | Callable[[], Any]
-
-
-class FakeUpstream:
-    """Answers predict() calls from a script: an error to raise, a body to return, or a side effect to run."""
-
-    def __init__(self, *steps: Step) -> None:
-        self.steps = list(steps)
-        self.calls = 0
-
-    def predict(self, body: dict[str, Any], *, within: float | None = None) -> UpstreamResult:
-        self.calls += 1
-        step = self.steps.pop(0) if self.steps else OUTPUT
-        if callable(step):
-            step = step()
-        if isinstance(step, UpstreamError):
-            raise step
-        return UpstreamResult(body=step or OUTPUT, elapsed_ms=7)
+from tests.fake_upstream import OUTPUT, FakeUpstream, run
 
 
 @pytest.fixture
@@ -69,11 +49,6 @@ def stored(app: Flask, prediction_id: str) -> Prediction:
         prediction = db.session.get(Prediction, prediction_id)
         db.session.expunge(prediction)
         return prediction
-
-
-def run(app: Flask, prediction_id: str, upstream: FakeUpstream) -> str:
-    with app.app_context():
-        return run_prediction(prediction_id, upstream)
 
 
 def transient(code: UpstreamErrorCode = UpstreamErrorCode.SERVER_ERROR) -> UpstreamError:

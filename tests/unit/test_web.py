@@ -1,6 +1,5 @@
 """Registration, login and the account page, through the test client."""
 
-import re
 
 import pytest
 
@@ -8,8 +7,7 @@ from proxyapp.extensions import db
 from proxyapp.models import ApiKey, User
 from proxyapp.services.keys.tokens import hash_key, is_well_formed
 from tests.conftest import CHEAP_HASHING, PASSWORD, bearer, built_app, csrf_token, isolated_env
-
-KEY_PATTERN = r'data-testid="new-key">(pxk_[0-9A-Za-z]+)<'
+from tests.webforms import shown_key
 
 
 def register(client, username="dana", password=PASSWORD, confirm=None, **extra):
@@ -17,12 +15,6 @@ def register(client, username="dana", password=PASSWORD, confirm=None, **extra):
     data = {"username": username, "password": password, "confirm": confirm or password,
             "csrf_token": csrf_token(page), **extra}
     return client.post("/register", data=data)
-
-
-def shown_key(response) -> str:
-    match = re.search(KEY_PATTERN, response.get_data(as_text=True))
-    assert match, "the new key is not on the page"
-    return match.group(1)
 
 
 def test_register_signs_in_and_shows_working_key_once(app, client):

@@ -26,7 +26,7 @@ from proxyapp.services.webhooks.deliveries import (
 )
 from proxyapp.services.webhooks.signing_keys import rotate_signing_secret, signing_key, signing_secrets
 from tests.conftest import CANONICAL_BODY, PASSWORD, bearer, csrf_token
-from tests.unit.test_run import FakeUpstream, run
+from tests.fake_upstream import FakeUpstream, run
 
 
 @pytest.fixture
