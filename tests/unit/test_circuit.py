@@ -112,6 +112,17 @@ def test_state_is_open_while_no_call_may_be_made(redis):
     assert breaker.state() is CircuitState.OPEN
 
 
+def test_open_for_seconds_is_the_time_left_open_and_none_otherwise(redis):
+    breaker = make_breaker(redis, open_seconds=30)
+    assert breaker.open_for_seconds() is None
+    fail(breaker, 3)
+    assert 29 < breaker.open_for_seconds() <= 30
+    short = make_breaker(redis)
+    fail(short, 3)
+    time.sleep(0.4)
+    assert short.open_for_seconds() is None
+
+
 def test_state_is_half_open_once_the_open_time_has_passed_and_closed_after_a_good_probe(redis):
     breaker = make_breaker(redis)
     fail(breaker, 3)

@@ -26,6 +26,7 @@ from proxyapp.extensions import db
 from proxyapp.models import Prediction, utcnow
 from proxyapp.queue import PREDICTION_JOB, get_queue, get_redis, redis_key
 from proxyapp.services.predictions import lifecycle as predictions
+from proxyapp.services.upstream.circuit import circuit_breaker
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ def held_key(prediction_id: str) -> str:
 def _delay_seconds() -> float:
     """Until the circuit may half-open, plus jitter so held jobs do not all return at once."""
     config = current_app.config
-    open_ms = get_redis().pttl(redis_key("circuit", "open"))
-    base = open_ms / 1000 if open_ms and open_ms > 0 else config["CIRCUIT_OPEN_SECONDS"]
+    remaining = circuit_breaker().open_for_seconds()
+    base = remaining if remaining is not None else config["CIRCUIT_OPEN_SECONDS"]
     return base + random.uniform(0, max(1.0, config["RECONCILE_INTERVAL_SECONDS"]))
 
 

@@ -104,6 +104,11 @@ class CircuitBreaker:
             return CircuitState.HALF_OPEN
         return CircuitState.CLOSED
 
+    def open_for_seconds(self) -> float | None:
+        """How long the circuit stays open (until it may half-open), or None when it is not open."""
+        remaining_ms = self.redis.pttl(self.open_key)
+        return remaining_ms / 1000 if remaining_ms and remaining_ms > 0 else None
+
     def record(self, error: UpstreamError | None) -> None:
         """Count the outcome of a call that was made (None means it succeeded)."""
         if error is None or error.code not in TRIPPING_CODES:
