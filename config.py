@@ -415,6 +415,11 @@ def _validate_secrets(config: Config) -> None:
     if config.ENV_NAME == "production" and len(config.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production")
     _require_in_production(config, "DATA_ENCRYPTION_KEY", config.DATA_ENCRYPTION_KEY)
+    if config.DATA_ENCRYPTION_KEY:
+        # Not at the top, as in _scaled_limit: the one reader of the keys lives in proxyapp.
+        from proxyapp.crypto import parse_keys
+
+        parse_keys(config.DATA_ENCRYPTION_KEY)
 
 
 def _validate_http(config: Config) -> None:

@@ -87,3 +87,11 @@ def test_invalid_values_name_the_variable(env, name):
 
 def test_poll_limit_scales_rate_limit():
     assert load_config({"RATE_LIMIT": "20/second"}).POLL_RATE_LIMIT == "200/second"
+
+
+@pytest.mark.parametrize("value", ["not-a-key", "lIHy5ZZ6OBMkzHUJcc2DO6z5r4Z-bEmb0S_YWbE5pQE=,short"])
+def test_an_unreadable_encryption_key_is_refused_when_the_settings_are_read(value):
+    with pytest.raises(ConfigError, match="^DATA_ENCRYPTION_KEY must be comma-separated Fernet keys"):
+        load_config({"DATA_ENCRYPTION_KEY": value})
+    with pytest.raises(ConfigError, match="^DATA_ENCRYPTION_KEY must be comma-separated Fernet keys"):
+        load_config({**PRODUCTION, "DATA_ENCRYPTION_KEY": value})
