@@ -215,11 +215,11 @@ def stack_slow(workdir: Path, redis_url: str, seconds: float, threads: int, slot
 
 
 def stack_floor(workdir: Path, redis_url: str, seconds: float, threads: int) -> dict[str, Callable[[], Figures]]:
-    """The floor app (benchmarks/floor_app.py) served by waitress the way the Procfile serves the proxy."""
+    """The floor app (benchmarks/floor_app.py) on waitress with the proxy's stack settings (threads, body cap)."""
     database = str(workdir / "floor.sqlite")
     key = f"floor-{uuid.uuid4().hex}"
     env = {**os.environ, "FLOOR_DATABASE": database, "FLOOR_REDIS_URL": redis_url}
-    subprocess.run([sys.executable, "-c", f"from benchmarks.floor_app import add_key; add_key({database!r}, {key!r})"],
+    subprocess.run([sys.executable, "-c", f"from benchmarks.floor_app import add_key; add_key({key!r})"],
                    env=env, check=True)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"--threads={threads}",

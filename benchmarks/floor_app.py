@@ -95,10 +95,8 @@ def create_app() -> Flask:
     return app
 
 
-def add_key(database: str, key: str) -> None:
-    """Store a key for account 1 (the benchmark's setup, before the server starts)."""
-    os.environ.setdefault("FLOOR_DATABASE", database)
-    app = create_app()
+def add_key(key: str) -> None:
+    """Store a key for account 1 in the app's database (the benchmark's setup, before the server starts)."""
     with app.app_context():
         db.session.add(Key(key_hash=hash_key(key), user_id=1))
         db.session.commit()

@@ -51,6 +51,7 @@ def temporary_database(kind: str, workdir: Path) -> Iterator[str]:
 
 
 def flask_db(command: list[str], database_url: str, instance: str) -> subprocess.CompletedProcess:
+    """Run `flask --app proxyapp db <command>` in a fresh process on `database_url`; its result, never raising."""
     env = {"PATH": "/usr/bin:/bin", "APP_ENV": "testing", "DATABASE_URL": database_url, "INSTANCE_PATH": instance}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "proxyapp", "db", *command], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False, timeout=120)

@@ -22,7 +22,7 @@ from proxyapp.extensions import db
 from proxyapp.models import PENDING_STATUSES, Prediction, PredictionStatus, utcnow
 from proxyapp.queue import get_queue, get_redis, redis_key
 
-# Where the reconciler records the time of its last completed pass (services.reconcile).
+# Where the reconciler records the time of its last completed pass (services/predictions/reconcile.py).
 RECONCILER_LAST_PASS_KEY = "reconcile-last-pass"
 # What a figure's source raises when it cannot answer now (down, unreachable, not migrated yet).
 SOURCE_ERRORS = (RedisError, SQLAlchemyError)
